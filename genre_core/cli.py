@@ -1,0 +1,47 @@
+"""``python -m genre_core``: everything the pages do, headless.
+
+The parser is assembled from two command modules: :mod:`genre_core.cli_data`
+(``scan``, ``features``, ``spectrograms``) and :mod:`genre_core.cli_models`
+(``train``, ``evaluate``, ``predict``, ``runs``). Each exposes
+``add_commands(subparsers)``; every sub-parser sets ``func`` to a callable taking
+the parsed ``argparse.Namespace`` and returning an exit code.
+
+User errors (:class:`~genre_core.errors.GenreLabError`) print one line on
+stderr and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .errors import GenreLabError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import cli_data, cli_models
+
+    parser = argparse.ArgumentParser(
+        prog="python -m genre_core",
+        description="genre-lab: train, evaluate and use music-genre classifiers from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"genre-lab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    cli_data.add_commands(sub)
+    cli_models.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GenreLabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
