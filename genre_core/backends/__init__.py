@@ -1,0 +1,47 @@
+"""Interchangeable model backends behind one interface (:class:`GenreModel`).
+
+======== ============================================================ =====================
+name     model                                                        default input
+======== ============================================================ =====================
+mlp      PyTorch MLP (batch norm, dropout, L2, early stopping)        gtzan57, 3 s windows
+cnn      Keras CNN on log-mel windows (conv blocks, GAP head)         logmel, 3 s, hop 1.5 s
+xgb      xgboost gradient boosting (hist) with early stopping         mfcc_stats, 3 s
+cnn_bag  N bagged CNNs on bootstrap samples of tracks ("ensemble")    logmel, 3 s, hop 1.5 s
+======== ============================================================ =====================
+
+Soft voting over several trained runs is :class:`~genre_core.backends.ensemble.SoftVoter`.
+
+Importing this package is cheap: torch, TensorFlow and xgboost are imported
+only by the backend methods that need them.
+
+Example
+-------
+>>> from genre_core.backends import list_backends, get_backend
+>>> list_backends()
+['mlp', 'cnn', 'xgb', 'cnn_bag']
+>>> get_backend("ensemble").name
+'cnn_bag'
+"""
+
+from __future__ import annotations
+
+from .base import (  # noqa: F401
+    ALIASES,
+    GenreModel,
+    Param,
+    StandardScaler,
+    balanced_class_weights,
+    get_backend,
+    list_backends,
+    load_model,
+    n_threads,
+    register_backend,
+    seed_everything,
+)
+from . import mlp  # noqa: F401  (registers "mlp")
+from .mlp import MLPModel  # noqa: F401
+
+__all__ = [
+    "ALIASES", "GenreModel", "MLPModel", "Param", "StandardScaler", "balanced_class_weights",
+    "get_backend", "list_backends", "load_model", "n_threads", "register_backend", "seed_everything",
+]

@@ -1,0 +1,260 @@
+"""``mlp``: a PyTorch multi-layer perceptron on a feature vector per window.
+
+Architecture: ``[Linear -> BatchNorm1d -> ReLU -> Dropout] x len(hidden) -> Linear``,
+trained with Adam (L2 through ``weight_decay``), class-weighted cross-entropy,
+``ReduceLROnPlateau`` and early stopping that restores the best epoch's weights.
+Inputs are standardised with a :class:`~genre_core.backends.base.StandardScaler`
+fit on the training windows only and saved as JSON.
+
+Saved files: ``model.json``, ``scaler.json``, ``weights.pt`` (a ``state_dict``,
+loaded with ``torch.load(..., weights_only=True)``).
+
+Example
+-------
+>>> from genre_core.backends import get_backend
+>>> model = get_backend("mlp")(hidden=(64, 32), epochs=30, seed=0)
+>>> model.fit(X_train, y_train, X_valid=X_valid, y_valid=y_valid)   # doctest: +SKIP
+>>> model.save("models/user/my-run/model")                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RunError
+from .base import (
+    BestTracker,
+    EpochReporter,
+    GenreModel,
+    Param,
+    StandardScaler,
+    check_cancel,
+    iter_batches,
+    make_input_spec,
+    n_threads,
+    register_backend,
+    require_file,
+    seed_everything,
+    softmax,
+    training_weights,
+)
+
+_PREDICT_BATCH = 8192
+
+
+def _torch():
+    import torch
+
+    want = n_threads()
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(want)
+    return torch
+
+
+def build_mlp(n_features: int, n_classes: int, hidden: tuple[int, ...], dropout: float):
+    """The network as a plain ``torch.nn.Sequential`` (no custom module code)."""
+    torch = _torch()
+    nn = torch.nn
+    layers: list = []
+    width = n_features
+    for units in hidden:
+        layers += [nn.Linear(width, units), nn.BatchNorm1d(units), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = units
+    layers.append(nn.Linear(width, n_classes))
+    return nn.Sequential(*layers)
+
+
+@register_backend
+class MLPModel(GenreModel):
+    """Feature-vector MLP (PyTorch) with batch norm, dropout, L2 and early stopping."""
+
+    name = "mlp"
+    description = ("PyTorch MLP on a feature vector per window (default: the 57 GTZAN features on 3 s "
+                   "windows): batch norm, dropout, L2, Adam, class weights, early stopping, LR reduction.")
+    input_kinds = ("features",)
+    libraries = ("torch",)
+
+    @classmethod
+    def default_input(cls):
+        return make_input_spec("features", "gtzan57", {}, window=3.0, hop=None)
+
+    @classmethod
+    def param_specs(cls) -> list[Param]:
+        return [
+            Param("hidden", (512, 256, 128), tuple, "Units of each hidden layer (comma-separated).", low=1, high=4096),
+            Param("dropout", 0.3, float, "Dropout after every hidden layer.", low=0.0, high=0.9),
+            Param("lr", 1e-3, float, "Adam learning rate.", low=1e-6, high=1.0),
+            Param("weight_decay", 1e-4, float, "L2 penalty (Adam weight decay).", low=0.0, high=1.0),
+            Param("epochs", 100, int, "Maximum training epochs.", low=1, high=10000),
+            Param("batch_size", 64, int, "Windows per gradient step.", low=2, high=65536),
+            Param("patience", 12, int, "Stop after this many epochs without improvement (0 = never).", low=0,
+                  high=10000),
+            Param("monitor", "val_loss", str, "Quantity early stopping and LR reduction watch "
+                  "(training loss when there is no validation set).", choices=["val_loss", "val_accuracy"]),
+            Param("lr_patience", 5, int, "Halve-the-LR patience (epochs without improvement).", low=1, high=1000,
+                  advanced=True),
+            Param("lr_factor", 0.5, float, "LR multiplier on a plateau.", low=0.01, high=0.99, advanced=True),
+            Param("min_lr", 1e-6, float, "Lower bound of the learning rate.", low=0.0, high=1.0, advanced=True),
+            Param("label_smoothing", 0.0, float, "Cross-entropy label smoothing.", low=0.0, high=0.5,
+                  advanced=True),
+            Param("class_weight", "balanced", str, "Weight classes inversely to their frequency.",
+                  choices=["balanced", "none"]),
+            Param("seed", 0, int, "Random seed (weights init, shuffling, dropout).", low=0, high=2**31 - 1),
+        ]
+
+    def __init__(self, input_spec=None, **params):
+        super().__init__(input_spec, **params)
+        self.scaler_: StandardScaler | None = None
+        self._net = None
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, *, X_valid=None, y_valid=None, classes=None, sample_weight=None,
+            progress=None, should_stop=None, groups=None) -> "MLPModel":
+        t_start = time.perf_counter()
+        X, y_idx, Xv, yv_idx = self._prepare_fit(X, y, X_valid, y_valid, classes)
+        X = X.reshape(len(X), -1)
+        p = self.params
+        n_classes = len(self.classes_)
+        w = training_weights(y_idx, n_classes, p["class_weight"], sample_weight)
+        torch = _torch()
+        seed_everything(p["seed"])
+        torch.manual_seed(p["seed"])
+        rng = np.random.default_rng(p["seed"])
+
+        self.scaler_ = StandardScaler().fit(X)
+        Xt = torch.from_numpy(self.scaler_.transform(X))
+        yt = torch.from_numpy(y_idx)
+        wt = torch.from_numpy(w.astype(np.float32))
+        has_valid = Xv is not None
+        if has_valid:
+            Xvt = torch.from_numpy(self.scaler_.transform(Xv.reshape(len(Xv), -1)))
+            yvt = torch.from_numpy(yv_idx)
+
+        net = build_mlp(X.shape[1], n_classes, p["hidden"], p["dropout"])
+        opt = torch.optim.Adam(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
+        monitor = p["monitor"] if has_valid else "loss"
+        tracker = BestTracker(monitor, p["patience"])
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode=tracker.mode, factor=p["lr_factor"], patience=p["lr_patience"], min_lr=p["min_lr"])
+        ce = torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=p["label_smoothing"])
+        reporter = EpochReporter(progress, p["epochs"])
+        reporter.start()
+        best_state = copy.deepcopy(net.state_dict())
+        self._net = net
+        prev_det = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            for epoch in range(1, p["epochs"] + 1):
+                t_epoch = time.perf_counter()
+                net.train()
+                tot_loss = tot_w = 0.0
+                correct = 0
+                for idx in iter_batches(len(Xt), p["batch_size"], rng, min_last=2):
+                    check_cancel(should_stop, f"during epoch {epoch} of {p['epochs']}")
+                    it = torch.from_numpy(idx)
+                    xb, yb, wb = Xt[it], yt[it], wt[it]
+                    logits = net(xb)
+                    per = ce(logits, yb)
+                    loss = (per * wb).sum() / wb.sum().clamp_min(1e-12)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    tot_loss += float((per.detach() * wb).sum())
+                    tot_w += float(wb.sum())
+                    correct += int((logits.detach().argmax(1) == yb).sum())
+                metrics = {"loss": tot_loss / max(tot_w, 1e-12), "accuracy": correct / len(Xt),
+                           "val_loss": None, "val_accuracy": None, "lr": opt.param_groups[0]["lr"]}
+                if has_valid:
+                    vl, va = self._evaluate(net, Xvt, yvt)
+                    metrics["val_loss"], metrics["val_accuracy"] = vl, va
+                watched = metrics[monitor]
+                if tracker.update(epoch, watched):
+                    best_state = copy.deepcopy(net.state_dict())
+                sched.step(watched if watched is not None else float("inf"))
+                self.history.append({"epoch": epoch, **metrics, "time_s": round(time.perf_counter() - t_epoch, 4)})
+                reporter.report(epoch, metrics)
+                check_cancel(should_stop, f"after epoch {epoch} of {p['epochs']}")
+                if tracker.should_stop:
+                    break
+        finally:
+            torch.use_deterministic_algorithms(prev_det)
+        net.load_state_dict(best_state)
+        net.eval()
+        self.best_epoch_ = tracker.best_epoch or len(self.history)
+        self.fit_time_s_ = round(time.perf_counter() - t_start, 3)
+        return self
+
+    def _evaluate(self, net, Xt, yt) -> tuple[float, float]:
+        torch = _torch()
+        net.eval()
+        losses, correct = 0.0, 0
+        with torch.no_grad():
+            for s in range(0, len(Xt), _PREDICT_BATCH):
+                logits = net(Xt[s:s + _PREDICT_BATCH])
+                yb = yt[s:s + _PREDICT_BATCH]
+                losses += float(torch.nn.functional.cross_entropy(logits, yb, reduction="sum"))
+                correct += int((logits.argmax(1) == yb).sum())
+        return losses / len(Xt), correct / len(Xt)
+
+    # ------------------------------------------------------------------ predict
+    def predict_proba(self, X) -> np.ndarray:
+        X = self._check_predict_input(X)
+        if self._net is None or self.scaler_ is None:
+            raise RunError("The mlp model has no weights; fit or load it first.")
+        if len(X) == 0:
+            return np.zeros((0, len(self.classes_)), dtype=np.float64)
+        torch = _torch()
+        Xt = torch.from_numpy(self.scaler_.transform(X.reshape(len(X), -1)))
+        self._net.eval()
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(Xt), _PREDICT_BATCH):
+                out.append(self._net(Xt[s:s + _PREDICT_BATCH]).numpy())
+        return softmax(np.concatenate(out, axis=0))
+
+    def n_parameters(self) -> int | None:
+        if self._net is None:
+            return None
+        return int(sum(p.numel() for p in self._net.parameters()))
+
+    # ------------------------------------------------------------------ save / load
+    def _save_artifacts(self, folder: Path) -> list[Path]:
+        torch = _torch()
+        weights = folder / "weights.pt"
+        torch.save({k: v.detach().cpu() for k, v in self._net.state_dict().items()}, weights)
+        scaler = self.scaler_.save(folder / "scaler.json")
+        return [weights, scaler]
+
+    def _load_artifacts(self, folder: Path, state: dict) -> None:
+        torch = _torch()
+        n_features = int(np.prod(self.input_shape_)) if self.input_shape_ else 0
+        if n_features <= 0:
+            raise RunError(f"{folder / 'model.json'}: the input shape is missing.")
+        scaler = StandardScaler.load(folder / "scaler.json")
+        if scaler.mean_.shape != (n_features,):
+            raise RunError(f"{folder / 'scaler.json'}: scaler has {scaler.mean_.shape} columns, "
+                           f"the model expects {n_features} features.")
+        path = require_file(folder / "weights.pt", "weights file (weights.pt)")
+        try:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # unpickling refused, truncated zip, ...
+            raise RunError(f"{path}: the model weights are corrupt or not a plain state_dict "
+                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}).") from None
+        if not isinstance(state_dict, dict):
+            raise RunError(f"{path}: expected a state_dict of tensors, got {type(state_dict).__name__}.")
+        net = build_mlp(n_features, len(self.classes_), self.params["hidden"], self.params["dropout"])
+        try:
+            net.load_state_dict(state_dict, strict=True)
+        except (RuntimeError, KeyError, TypeError) as err:
+            first = str(err).strip().splitlines()
+            raise RunError(f"{path}: the weights do not match the saved architecture "
+                           f"({first[0] if first else type(err).__name__}).") from None
+        net.eval()
+        self._net = net
+        self.scaler_ = scaler
