@@ -65,7 +65,7 @@ _TRUNCATION_MIN_SECONDS = 0.05
 
 #: Frames decoded per read; blocks are mixed to mono as they come, so a long
 #: multichannel file never sits in memory at full width.
-_BLOCK_FRAMES = 1 << 16
+_BLOCK_FRAMES = 1 << 15
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
@@ -179,48 +179,6 @@ def _describe_unsupported(head: bytes) -> str | None:
     return None
 
 
-class _TrackedReader(io.RawIOBase):
-    """A read-only file object that remembers how far the decoder has read.
-
-    libsndfile reports a cut-off FLAC as a generic seek/sync error; knowing
-    whether the decoder had reached the end of the bytes tells a truncated file
-    from one damaged in the middle.
-    """
-
-    def __init__(self, raw: BinaryIO, size: int):
-        self._raw = raw
-        self.size = size
-        self.max_pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        n = self._raw.readinto(b)
-        self.max_pos = max(self.max_pos, self._raw.tell())
-        return n
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self.max_pos = max(self.max_pos, self._raw.tell())
-        return data
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def close(self) -> None:
-        try:
-            self._raw.close()
-        finally:
-            super().close()
-
-
 def _open_source(source: Source, name: str | None) -> tuple[BinaryIO, int, str, str]:
     """Return (raw binary stream, size in bytes, label for errors, display name)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -292,6 +250,27 @@ def _declared_frames(head: bytes, fmt: str) -> int | None:
     return None
 
 
+#: WAV codec tags that are plain PCM/float/G.711: a failure to open one of these is damage, not a codec gap.
+_WAV_PLAIN_TAGS = frozenset({0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE})
+
+
+def _wav_format_tag(head: bytes) -> int | None:
+    """The ``fmt `` chunk's codec tag of a RIFF/WAVE header, or None."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    try:
+        while pos + 8 <= len(head):
+            cid = head[pos:pos + 4]
+            csize = struct.unpack("<I", head[pos + 4:pos + 8])[0]
+            if cid == b"fmt ":
+                return struct.unpack("<H", head[pos + 8:pos + 10])[0]
+            pos += 8 + csize + (csize & 1)
+    except struct.error:
+        return None
+    return None
+
+
 def _read_head(stream: BinaryIO, n: int = 1 << 16) -> bytes:
     stream.seek(0)
     head = stream.read(n)
@@ -299,14 +278,14 @@ def _read_head(stream: BinaryIO, n: int = 1 << 16) -> bytes:
     return head
 
 
-def _open_soundfile(reader: _TrackedReader, head: bytes, label: str, display: str) -> sf.SoundFile:
+def _open_soundfile(stream: BinaryIO, head: bytes, label: str, display: str) -> sf.SoundFile:
     unsupported = _describe_unsupported(head)
     if unsupported:
         raise AudioError(label, "unsupported",
                          f"{display} is {unsupported}, which genre-lab cannot decode; "
                          "convert it to WAV, FLAC, OGG or MP3.")
     try:
-        return sf.SoundFile(reader)
+        return sf.SoundFile(stream)
     except sf.LibsndfileError as exc:
         code = getattr(exc, "code", None)
         what = _describe_content(head)
@@ -315,10 +294,16 @@ def _open_soundfile(reader: _TrackedReader, head: bytes, label: str, display: st
             raise AudioError(label, "unsupported",
                              f"{display} uses an audio encoding genre-lab cannot decode; "
                              "convert it to WAV, FLAC, OGG or MP3.") from exc
-        if code == 3:  # SF_ERR_MALFORMED_FILE
+        tag = _wav_format_tag(head)
+        if tag is not None and tag not in _WAV_PLAIN_TAGS:
+            raise AudioError(label, "unsupported",
+                             f"{display} is a WAV file with codec 0x{tag:04X}, which genre-lab cannot decode; "
+                             "convert it to plain PCM WAV, FLAC, OGG or MP3.") from exc
+        if code != 1:  # recognised but malformed (3) or a format-specific header error (>= 5)
+            why = (getattr(exc, "error_string", "") or "").strip().rstrip(".")
             raise AudioError(label, "corrupt",
-                             f"{display} looks like audio but its header is malformed or cut short "
-                             "(the file is damaged); re-export or re-download it.") from exc
+                             f"{display} looks like audio but its header is damaged or cut short"
+                             f"{f' ({why})' if why else ''}; re-export or re-download it.") from exc
         if what:
             lead = f"has a {ext} extension but" if ext in SUPPORTED_EXTENSIONS else "is not audio:"
             detail = f"{display} {lead} its content is {what}, not audio." if lead.endswith("but") \
@@ -367,8 +352,7 @@ def audio_info(source: Source, *, name: str | None = None) -> AudioInfo:
         if size == 0:
             raise AudioError(label, "empty", f"{display} is empty (0 bytes).")
         head = _read_head(raw)
-        reader = _TrackedReader(raw, size)
-        with _open_soundfile(reader, head, label, display) as f:
+        with _open_soundfile(raw, head, label, display) as f:
             return AudioInfo(display, f.frames / f.samplerate if f.samplerate else 0.0,
                              f.samplerate, f.channels, f.frames, f"{f.format}/{f.subtype}")
     finally:
@@ -430,9 +414,8 @@ def load_audio(
         if size == 0:
             raise AudioError(label, "empty", f"{display} is empty (0 bytes); there is no audio in it.")
         head = _read_head(raw)
-        reader = _TrackedReader(raw, size)
-        with _open_soundfile(reader, head, label, display) as f:
-            y, meta = _decode(f, reader, head, label, display, max_duration)
+        with _open_soundfile(raw, head, label, display) as f:
+            y, meta = _decode(f, raw, size, head, label, display, max_duration)
     finally:
         raw.close()
 
@@ -464,7 +447,7 @@ def load_audio(
     )
 
 
-def _decode(f: sf.SoundFile, reader: _TrackedReader, head: bytes, label: str, display: str,
+def _decode(f: sf.SoundFile, stream: BinaryIO, size: int, head: bytes, label: str, display: str,
             max_duration: float | None):
     """Read (at most max_duration of) an open SoundFile block by block, mixed to mono."""
     source_sr, channels = int(f.samplerate), int(f.channels)
@@ -497,15 +480,19 @@ def _decode(f: sf.SoundFile, reader: _TrackedReader, head: bytes, label: str, di
     expected = header_frames if limit is None else min(header_frames, limit)
     clipped = limit is not None and header_frames > limit and n >= limit
     if error is not None:
-        at_end = reader.max_pos >= reader.size - 1024
+        # Where the decoder stood when it failed: at the end of the bytes means the
+        # data ran out (cut file); before it means damage mid-file. (libsndfile reports
+        # both as the same generic error, e.g. FLAC's "lost sync" / "psf_fseek() failed".)
+        at_end = stream.tell() >= size - 1024
         secs = n / source_sr
         if at_end and header_frames and n < header_frames:
             raise AudioError(label, "truncated",
                              f"{display} is truncated: the decoder ran out of data after about {secs:.1f} s "
                              f"of the {header_frames / source_sr:.1f} s its header announces "
                              "(the file was cut short, e.g. an interrupted download).") from error
+        where = f"after {secs:.1f} s" if n else "near the start"
         raise AudioError(label, "corrupt",
-                         f"{display} is corrupt: decoding failed after {secs:.1f} s "
+                         f"{display} is corrupt: decoding failed {where} "
                          f"({str(error).strip() or type(error).__name__}).") from error
     tol = TRUNCATION_TOLERANCE.get(f.format, _DEFAULT_TRUNCATION_TOLERANCE)
     if expected and n < expected - max(tol * expected, _TRUNCATION_MIN_SECONDS * source_sr):
