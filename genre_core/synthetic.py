@@ -64,12 +64,16 @@ def _harmonic(f0: np.ndarray | float, t: np.ndarray, n_harm: int, rolloff: float
     sr_t = t[1] - t[0] if t.shape[0] > 1 else 1.0
     f0 = np.broadcast_to(np.asarray(f0, dtype=np.float64), t.shape)
     phi = 2 * np.pi * np.cumsum(f0) * sr_t + phase
-    out = np.zeros_like(t)
     nyq = 0.5 / sr_t
-    for k in range(1, n_harm + 1):
+    # sin(k*phi) by the Chebyshev recurrence: one sin and one cos for all harmonics
+    s_prev, s_cur = np.zeros_like(phi), np.sin(phi)
+    two_cos = 2.0 * np.cos(phi)
+    out = s_cur.copy()
+    for k in range(2, n_harm + 1):
         if k * float(f0.max()) >= nyq * 0.95:
             break
-        out += np.sin(k * phi) / k ** rolloff
+        s_prev, s_cur = s_cur, two_cos * s_cur - s_prev
+        out += s_cur / k ** rolloff
     return out
 
 
