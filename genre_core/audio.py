@@ -409,6 +409,9 @@ def load_audio(
     (22050, dtype('float32'), 30.0)
     >>> audio = load_audio(uploaded_file.getvalue(), name=uploaded_file.name)  # doctest: +SKIP
     """
+    if sr is not None and not (int(sr) == sr and sr > 0):
+        raise ValueError(f"load_audio(): sr must be a positive integer or None, got {sr!r}")
+    target_sr = int(sr) if sr else None
     raw, size, label, display = _open_source(source, name)
     try:
         if size == 0:
@@ -420,20 +423,23 @@ def load_audio(
         raw.close()
 
     source_sr, channels, header_frames, fmt, clipped = meta
-    if not np.all(np.isfinite(y)):
+    target_sr = target_sr or source_sr
+    energy = float(np.dot(y, y))  # one BLAS pass: NaN/inf samples make it non-finite
+    if not math.isfinite(energy) and not np.all(np.isfinite(y)):
         raise AudioError(label, "corrupt",
                          f"{display} contains invalid samples (NaN or infinity); the file is damaged.")
-    target_sr = int(sr) if sr else source_sr
-    y = _resample(y, source_sr, target_sr)
+    if target_sr != source_sr:
+        y = _resample(y, source_sr, target_sr)
+        energy = float(np.dot(y, y))
     duration = y.shape[0] / target_sr
     if min_duration and duration < min_duration:
         raise AudioError(label, "too_short",
                          f"{display} is only {duration:.2f} s long; at least {min_duration:g} s of audio is needed.")
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if y.size else 0.0
+    rms = math.sqrt(energy / y.size) if y.size else 0.0
     if rms < SILENCE_RMS:
         level = "all zeros" if not np.any(y) else f"RMS {20 * math.log10(rms):.0f} dBFS"
-        raise AudioError(label, "silent",
-                         f"{display} is silent ({level}); there is nothing to classify.")
+        where = f"the first {duration:g} s of {display} that were loaded are" if clipped else f"{display} is"
+        raise AudioError(label, "silent", f"{where} silent ({level}); there is nothing to classify.")
     return Audio(
         y=np.ascontiguousarray(y, dtype=np.float32),
         sr=target_sr,
