@@ -61,6 +61,7 @@ __all__ = [
     "majority_vote",
     "mcnemar_test",
     "mcnemar_tracks",
+    "prediction_tables",
     "top_k_accuracy",
     "wilson_interval",
 ]
@@ -520,3 +521,79 @@ def mcnemar_tracks(correct_a: Mapping[str, bool], correct_b: Mapping[str, bool])
             f"the test uses the {len(common)} shared tracks; headline metrics are not directly comparable."
         )
     return res
+
+
+# --------------------------------------------------------------------------- tables for drill-down
+
+
+def prediction_tables(
+    proba: np.ndarray,
+    track_ids: Sequence[str],
+    truth: Mapping[str, str],
+    labels: Sequence[str],
+    *,
+    starts: Sequence[float] | None = None,
+    ends: Sequence[float] | None = None,
+):
+    """Per-track and per-segment prediction tables (pandas DataFrames).
+
+    Returns
+    -------
+    tracks : DataFrame
+        ``track_id, true, predicted, correct, confidence, vote, n_segments,
+        p_<label>...`` (``predicted`` from the mean probabilities, ``vote`` the
+        majority vote of segments).
+    segments : DataFrame
+        ``track_id, segment, start, end, true, predicted, confidence,
+        p_<label>...`` in input order (``segment`` = index within its track).
+
+    Examples
+    --------
+    >>> proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.4, 0.6]])
+    >>> t, s = prediction_tables(proba, ["a/1"] * 3, {"a/1": "a"}, ["a", "b"])
+    >>> t[["track_id", "predicted", "vote", "n_segments"]].values.tolist()
+    [['a/1', 'a', 'b', 3]]
+    """
+    import pandas as pd
+
+    labels = [str(v) for v in labels]
+    proba = np.asarray(proba, dtype=np.float64).reshape(len(track_ids), len(labels))
+    track_ids = [str(t) for t in track_ids]
+    ids, mean, votes, counts = aggregate_tracks(proba, track_ids)
+    lab = np.asarray(labels, dtype=object)
+    pred = mean.argmax(axis=1) if len(ids) else np.zeros(0, dtype=np.int64)
+    vote = majority_vote(votes, mean) if len(ids) else np.zeros(0, dtype=np.int64)
+    true_t = [str(truth[t]) for t in ids]
+    tracks = pd.DataFrame(
+        {
+            "track_id": ids,
+            "true": true_t,
+            "predicted": lab[pred] if len(ids) else [],
+            "correct": [str(t) == str(p) for t, p in zip(true_t, lab[pred])] if len(ids) else [],
+            "confidence": mean.max(axis=1) if len(ids) else [],
+            "vote": lab[vote] if len(ids) else [],
+            "n_segments": counts,
+        }
+    )
+    for j, name in enumerate(labels):
+        tracks[f"p_{name}"] = mean[:, j] if len(ids) else []
+    seg_index = np.zeros(len(track_ids), dtype=np.int64)
+    seen: dict[str, int] = {}
+    for i, t in enumerate(track_ids):
+        seg_index[i] = seen.get(t, 0)
+        seen[t] = seg_index[i] + 1
+    seg_pred = proba.argmax(axis=1) if len(proba) else np.zeros(0, dtype=np.int64)
+    segments = pd.DataFrame(
+        {
+            "track_id": track_ids,
+            "segment": seg_index,
+            "start": np.asarray(starts, dtype=np.float64) if starts is not None else np.full(len(track_ids), np.nan),
+            "end": np.asarray(ends, dtype=np.float64) if ends is not None else np.full(len(track_ids), np.nan),
+            "true": [str(truth[t]) for t in track_ids],
+            "predicted": lab[seg_pred] if len(proba) else [],
+            "confidence": proba.max(axis=1) if len(proba) else [],
+        }
+    )
+    for j, name in enumerate(labels):
+        segments[f"p_{name}"] = proba[:, j]
+    return tracks, segments

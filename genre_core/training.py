@@ -1,0 +1,748 @@
+"""The one training entry point, shared by the CLI and the Train page.
+
+:func:`train` runs the whole honest pipeline and records it as a run::
+
+    dataset -> track-level split (leak-checked) -> segments -> cached features /
+    log-mels -> augmented copies of TRAINING tracks only -> fit (validation set
+    split by track; class weights in the backend) -> evaluate on the test
+    tracks -> run folder (model, run.json, predictions, history)
+
+Protocols (``split=``)
+----------------------
+``"track"``
+    Stratified random train/valid/test split of tracks
+    (:func:`~genre_core.splits.track_split`, ``test_size``/``valid_size``).
+``"artist"``
+    The same, keeping each artist on one side (needs ``artists.csv``).
+``"ff"`` (or ``"gtzan_filtered"``)
+    GTZAN's fault-filtered partition
+    (:func:`~genre_core.splits.gtzan_filtered_split`). When the dataset holds
+    none of its test tracks (the shared GTZAN development audio has only
+    train/valid tracks), the run is evaluated on the validation tracks and
+    says so: ``metrics["evaluated_on"] == "valid"``. Those figures are then
+    mildly optimistic (validation tracks also steer early stopping).
+``"kfold"``
+    ``k``-fold cross-validation by track
+    (:func:`~genre_core.splits.kfold_splits`): ``k`` models are fitted, each
+    tested on its held-out fold; the metrics are computed on the pooled
+    out-of-fold predictions (every track tested exactly once,
+    ``metrics["evaluated_on"] == "kfold"``, per-fold figures in
+    ``metrics["folds"]``). The saved model is the **last fold's** model, so the
+    metrics estimate the procedure, not that exact model; the run says so in
+    its ``notes``.
+a :class:`~genre_core.splits.Split`
+    Used as given (after the leak check).
+
+Feature tables (dataset kind ``"table"``, e.g. ``features_30_sec.csv``) are
+trained on their rows (:func:`~genre_core.inputs.table_inputs`): such models
+record the table's window (30 s for the public table) in their input spec, so
+prediction later cuts audio into windows of that length.
+
+Progress
+--------
+``progress`` receives dicts ``{"stage", "done", "total", ...}`` with stages
+``"scanning"``, ``"splitting"``, ``"extracting"`` (tracks done/total),
+``"training"`` (epoch/epochs with loss, accuracy, val_loss, val_accuracy,
+eta_s; ``fold``/``folds`` for k-fold), ``"evaluating"``, ``"saving"`` and
+finally ``"done"`` (with ``run_id``). The same dicts go to the run's
+``status.json``. ``should_stop()`` returning True stops at the next check
+(between stages, every batch inside ``fit``) and the run is recorded as
+``cancelled`` (:class:`~genre_core.errors.TrainingCancelled` is raised).
+
+:func:`train_voting` builds a soft-voting run over existing runs.
+
+Example
+-------
+>>> from genre_core.training import train
+>>> run = train("synthetic", "mlp", {"epochs": 20}, seed=0)      # doctest: +SKIP
+>>> run.metrics["track_accuracy"], run.id                         # doctest: +SKIP
+(1.0, 'user/mlp-synthetic-20250101-120000')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import DatasetError, GenreLabError, RunError, TrainingCancelled
+from .evaluation import evaluate_predictions, evaluate_track_probabilities, prediction_tables
+from .runs import (
+    RUN_FILE,
+    VOTING_BACKEND,
+    Run,
+    RunWriter,
+    file_sha256,
+    load_runs,
+    resolve_out,
+)
+
+ProgressFn = Callable[[dict], None]
+StopFn = Callable[[], bool]
+
+#: Split protocol names accepted by :func:`train` (and the CLI's ``--split``).
+SPLIT_PROTOCOLS = ("track", "artist", "ff", "gtzan_filtered", "kfold")
+
+__all__ = ["SPLIT_PROTOCOLS", "train", "train_voting", "make_split", "resolve_input_spec"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Reporter:
+    """Fans progress dicts out to the caller and to the run's status.json."""
+
+    def __init__(self, progress: ProgressFn | None, should_stop: StopFn | None):
+        self.progress = progress
+        self.should_stop = should_stop
+        self.writer: RunWriter | None = None
+        self.extra: dict = {}
+
+    def __call__(self, msg: Mapping) -> None:
+        d = {**dict(msg), **self.extra}
+        d.setdefault("done", 0)
+        d.setdefault("total", 0)
+        if self.writer is not None:
+            self.writer.update(d)
+        if self.progress is not None:
+            self.progress(d)
+
+    def stage(self, stage: str, done: int = 0, total: int = 0, **kw) -> None:
+        self({"stage": stage, "done": done, "total": total, **kw})
+
+    def check(self, where: str) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise TrainingCancelled(f"Training was cancelled {where}.")
+
+
+def _dataset_label(spec: Any) -> str:
+    if isinstance(spec, (list, tuple)):
+        return "+".join(_dataset_label(s) for s in spec[:2]) + ("+more" if len(spec) > 2 else "")
+    name = getattr(spec, "name", None)
+    if name is not None and not isinstance(spec, (str, Path)):
+        return str(name).split(" ")[0]
+    s = str(spec).rstrip("/\\")
+    if s.startswith("synthetic"):
+        return "synthetic"
+    return Path(s).stem or s
+
+
+def _dataset_record(ds, spec: Any) -> dict:
+    d = ds.to_dict() if hasattr(ds, "to_dict") else {"name": ds.name, "kind": ds.kind}
+    if isinstance(spec, (list, tuple)):
+        d["spec"] = [str(s) for s in spec]
+    elif isinstance(spec, (str, Path)):
+        d["spec"] = str(spec)
+    d["fingerprint"] = ds.fingerprint
+    return d
+
+
+def resolve_input_spec(backend_cls, input_spec=None, dataset=None):
+    """The input spec a model will use: given, or the backend default; adapted to feature tables.
+
+    For a feature-table dataset the spec keeps the backend's feature set but
+    takes the table's window (30 s for ``features_30_sec.csv``, 3 s for a
+    segmented table); a spectrogram model cannot train on a table.
+    """
+    from .inputs import InputSpec
+
+    if isinstance(input_spec, Mapping):
+        input_spec = InputSpec.from_dict(dict(input_spec))
+    spec = input_spec if input_spec is not None else backend_cls.default_input()
+    if dataset is not None and dataset.kind == "table":
+        if spec.kind != "features":
+            raise DatasetError(
+                f"The {backend_cls.name} model consumes {spec.kind} inputs computed from audio; "
+                f"the feature table {dataset.name} has no audio. Use a feature model (mlp, xgb) or an audio folder."
+            )
+        window = _table_window(dataset)
+        spec = dataclasses.replace(spec, window=window, hop=None)
+    return spec
+
+
+def _table_window(dataset) -> float:
+    """Seconds per table row: 3 s for segmented tables (``.<k>.wav`` rows), else the track length (30 s)."""
+    details = getattr(dataset, "details", {}) or {}
+    if details.get("segmented"):
+        return 3.0
+    durs = [t.duration for t in dataset.tracks if t.duration]
+    if durs:
+        return float(round(float(np.median(durs))))
+    return 30.0
+
+
+def make_split(dataset, split: Any = "track", *, seed: int = 0, test_size: float = 0.2,
+               valid_size: float = 0.1, k: int = 5):
+    """A :class:`~genre_core.splits.Split` (or a list of k folds for ``"kfold"``), leak-checked.
+
+    Raises :class:`~genre_core.errors.SplitLeakError` for a given split that
+    puts a track (or a duplicate/artist group) on two sides, and
+    :class:`~genre_core.errors.DatasetError` for ids not in the dataset.
+    """
+    from .splits import Split, check_no_leak, gtzan_filtered_split, kfold_splits, track_split
+
+    if isinstance(split, Mapping):
+        split = Split.from_dict(split)
+    if isinstance(split, Split):
+        known = {t.track_id for t in dataset.tracks}
+        for side in ("train", "valid", "test"):
+            unknown = [t for t in getattr(split, side) if t.split("#", 1)[0] not in known]
+            if unknown:
+                raise DatasetError(
+                    f"The given split's {side} side names {len(unknown)} track(s) not in dataset "
+                    f"{dataset.name!r}, e.g. {unknown[0]!r}."
+                )
+        check_no_leak(split)
+        return split
+    if not isinstance(split, str) or split not in SPLIT_PROTOCOLS:
+        raise GenreLabError(f"Unknown split {split!r}; use one of: track, artist, ff, kfold (or a Split).")
+    if split in ("track", "artist"):
+        return track_split(dataset, test_size=test_size, valid_size=valid_size, seed=seed, group=split)
+    if split in ("ff", "gtzan_filtered"):
+        return gtzan_filtered_split(dataset)
+    return kfold_splits(dataset, k=k, seed=seed, valid_size=valid_size)
+
+
+def _stack(inputs: Mapping, items: Sequence[str], label_of: Mapping[str, str]):
+    """Concatenate the windows of ``items`` (track ids or augmented copies)."""
+    from .splits import base_track_id
+
+    Xs, ys, groups, starts, ends, seg_ids = [], [], [], [], [], []
+    for item in items:
+        ti = inputs.get(item)
+        if ti is None or len(ti.X) == 0:
+            continue
+        base = base_track_id(item)
+        n = len(ti.X)
+        Xs.append(ti.X)
+        ys.extend([label_of[base]] * n)
+        groups.extend([base] * n)
+        seg_ids.extend([item] * n)
+        starts.append(np.asarray(ti.starts, dtype=np.float64))
+        ends.append(np.asarray(ti.ends, dtype=np.float64))
+    if not Xs:
+        return None
+    return {
+        "X": np.concatenate(Xs, axis=0),
+        "y": np.asarray(ys),
+        "groups": np.asarray(groups),
+        "items": seg_ids,
+        "starts": np.concatenate(starts),
+        "ends": np.concatenate(ends),
+    }
+
+
+def _compute_inputs(ds, spec, split_sides: dict[str, list[str]], *, augmenter, n_augment: int, n_jobs: int,
+                    use_cache: bool, rep: _Reporter) -> tuple[dict, list, float]:
+    """Inputs for every track in the split (+ augmented copies of the training tracks)."""
+    from .inputs import compute_dataset_inputs, table_inputs
+
+    t0 = time.perf_counter()
+    if ds.kind == "table":
+        rep.stage("extracting", 0, len(ds.tracks))
+        inputs = table_inputs(ds, spec)
+        rep.stage("extracting", len(ds.tracks), len(ds.tracks))
+        return dict(inputs), [], time.perf_counter() - t0
+    by_id = ds.by_id()
+    train_ids = [t for t in split_sides["train"] if t in by_id]
+    other_ids = [t for side in ("valid", "test") for t in split_sides[side] if t in by_id]
+    n_total = len(train_ids) + len(other_ids)
+    offset = {"n": 0}
+
+    def prog(msg: Mapping) -> None:
+        rep.check("while extracting inputs")
+        done = int(msg.get("done", 0)) + offset["n"]
+        rep({**dict(msg), "stage": "extracting", "done": done, "total": n_total})
+
+    inputs: dict = {}
+    failures: list = []
+    rep.stage("extracting", 0, n_total)
+    if other_ids:
+        got, bad = compute_dataset_inputs([by_id[t] for t in other_ids], spec, n_jobs=n_jobs, use_cache=use_cache,
+                                          progress=prog, should_stop=rep.should_stop)
+        inputs.update(got)
+        failures.extend(bad)
+        offset["n"] += len(other_ids)
+    rep.check("while extracting inputs")
+    if train_ids:
+        kw = {"augmenter": augmenter, "n_augment": n_augment} if augmenter is not None and n_augment > 0 else {}
+        got, bad = compute_dataset_inputs([by_id[t] for t in train_ids], spec, n_jobs=n_jobs, use_cache=use_cache,
+                                          progress=prog, should_stop=rep.should_stop, **kw)
+        inputs.update(got)
+        failures.extend(bad)
+    rep.check("after extracting inputs")
+    return inputs, [tuple(f) for f in failures], time.perf_counter() - t0
+
+
+def _class_weights(train_ids: Iterable[str], label_of: Mapping[str, str], labels: Sequence[str]) -> dict:
+    counts = {lab: 0 for lab in labels}
+    for t in train_ids:
+        counts[label_of[t]] += 1
+    present = [c for c in counts.values() if c > 0]
+    total = sum(present)
+    return {
+        lab: (round(total / (len(present) * c), 4) if c else 0.0) for lab, c in counts.items()
+    }, counts
+
+
+def _fit(model_cls, spec, params, train_data, valid_data, labels, rep: _Reporter, should_stop):
+    model = model_cls(spec, **params)
+    rep.stage("training", 0, int(params.get("epochs", 0) or 0))
+    t0 = time.perf_counter()
+    model.fit(
+        train_data["X"],
+        train_data["y"],
+        X_valid=None if valid_data is None else valid_data["X"],
+        y_valid=None if valid_data is None else valid_data["y"],
+        classes=list(labels),
+        progress=rep,
+        should_stop=should_stop,
+        groups=train_data["groups"],
+    )
+    return model, time.perf_counter() - t0
+
+
+def _predict(model, data) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    proba = model.predict_proba(data["X"])
+    return np.asarray(proba, dtype=np.float64), time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train(
+    dataset,
+    backend: str = "mlp",
+    params: Mapping[str, Any] | None = None,
+    *,
+    input_spec=None,
+    split: Any = "track",
+    seed: int = 0,
+    test_size: float = 0.2,
+    valid_size: float = 0.1,
+    k: int = 5,
+    augment=None,
+    n_augment: int = 0,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    n_jobs: int = -1,
+    use_cache: bool = True,
+    info: Mapping[str, Any] | None = None,
+) -> Run:
+    """Train a model on a dataset, evaluate it honestly and save it as a run.
+
+    Parameters
+    ----------
+    dataset : str, Path, list or Dataset
+        Anything :func:`~genre_core.dataset.open_dataset` accepts (genre
+        folder(s), a feature-table CSV, ``"synthetic"``) or a ``Dataset``.
+    backend : str
+        A registered backend (``mlp``, ``cnn``, ``xgb``, ``cnn_bag``; the alias
+        ``ensemble`` means ``cnn_bag``). Soft voting over runs is
+        :func:`train_voting`.
+    params : dict, optional
+        Hyperparameters (see the backend's ``param_specs()``); strings are
+        parsed. ``seed`` defaults to ``seed``.
+    input_spec : InputSpec or dict, optional
+        What the model consumes; default the backend's ``default_input()``.
+    split : {"track", "artist", "ff", "kfold"} or Split
+        See the module docstring.
+    seed : int
+        Seeds the split and (unless ``params["seed"]`` is given) the model.
+    test_size, valid_size : float
+        Fractions of tracks for ``"track"``/``"artist"`` (``valid_size`` also
+        for ``"kfold"``).
+    k : int
+        Folds for ``"kfold"``.
+    augment : AugmentConfig, dict or None
+        Augmentation of training tracks; used when ``n_augment > 0``
+        (``None`` then means the default :class:`~genre_core.augment.AugmentConfig`).
+    n_augment : int
+        Augmented copies per training track.
+    out : str or Path, optional
+        Run name / location (see :func:`genre_core.runs.resolve_out`); default a
+        fresh name in the user runs.
+    overwrite : bool
+        Replace an existing complete run of that name.
+    progress, should_stop : callables, optional
+        See the module docstring.
+    n_jobs, use_cache : passed to :func:`~genre_core.inputs.compute_dataset_inputs`.
+    info : dict, optional
+        Extra facts recorded in ``run.json`` (e.g. ``{"command": ...}``).
+
+    Returns
+    -------
+    Run
+        The complete run (model loaded).
+
+    Raises
+    ------
+    GenreLabError
+        Bad dataset, unknown backend/parameter, leaking split
+        (:class:`~genre_core.errors.SplitLeakError`), name taken; these are
+        raised before any input is computed, and leave no run folder behind.
+    TrainingCancelled
+        ``should_stop()`` said so; the run folder is kept with status ``cancelled``.
+    """
+    from .backends import get_backend
+    from .dataset import open_dataset
+
+    rep = _Reporter(progress, should_stop)
+    t_start = time.perf_counter()
+    model_cls = get_backend(backend)
+    params = dict(params or {})
+    spec_names = {p.name for p in model_cls.param_specs()}
+    if "seed" in spec_names and "seed" not in params:
+        params["seed"] = int(seed)
+    model_cls(None, **params)  # validate hyperparameters before any work
+    if n_augment and int(n_augment) < 0:
+        raise GenreLabError(f"n_augment must be >= 0, not {n_augment}.")
+    n_augment = int(n_augment or 0)
+
+    root, name = resolve_out(out, backend=model_cls.name, dataset_name=_dataset_label(dataset))
+    writer = RunWriter(name, root=root, overwrite=overwrite,
+                       meta={"backend": model_cls.name, "dataset": _dataset_label(dataset), "seed": int(seed)})
+    rep.writer = writer
+
+    # ---- data, split: any error here is the user's input; leave no run folder behind
+    try:
+        rep.stage("scanning")
+        ds = open_dataset(dataset, n_jobs=n_jobs, progress=rep) if not hasattr(dataset, "tracks") else dataset
+        rep.check("while scanning the dataset")
+        if len(ds.labels) < 2:
+            raise DatasetError(f"Dataset {ds.name!r} has {len(ds.labels)} genre(s); a classifier needs at least two.")
+        if not ds.tracks:
+            raise DatasetError(f"Dataset {ds.name!r} has no usable tracks.")
+        spec = resolve_input_spec(model_cls, input_spec, ds)
+        model_cls(spec, **params)  # the backend accepts this input kind
+        augmenter = None
+        if n_augment > 0:
+            if ds.kind == "table":
+                raise DatasetError(f"Augmentation needs audio; the feature table {ds.name} has none.")
+            from .augment import AugmentConfig, Augmenter
+
+            if isinstance(augment, AugmentConfig):
+                cfg = augment
+            elif isinstance(augment, Mapping):
+                cfg = AugmentConfig.from_dict(augment)
+            else:
+                cfg = AugmentConfig()
+            augmenter = Augmenter(cfg, seed=seed)
+        rep.stage("splitting")
+        splits = make_split(ds, split, seed=seed, test_size=test_size, valid_size=valid_size, k=k)
+        rep.check("before extracting inputs")
+    except BaseException:
+        writer.abandon()
+        raise
+    folds = splits if isinstance(splits, list) else None
+    main_split = folds[-1] if folds else splits
+    label_of = {t.track_id: t.label for t in ds.tracks}
+    labels = list(ds.labels)
+    notes: list[str] = []
+    record: dict[str, Any] = {
+        "backend": model_cls.name,
+        "description": model_cls.description,
+        "params": {},
+        "input_spec": spec.to_dict(),
+        "labels": labels,
+        "dataset": _dataset_record(ds, dataset),
+        "seed": int(seed),
+        "augment": augmenter.config.to_dict() if augmenter is not None else None,
+        "n_augment": n_augment,
+        **dict(info or {}),
+    }
+    try:
+        # ---- inputs
+        sides = {"train": [], "valid": [], "test": []}
+        for sp in folds or [main_split]:
+            for side in sides:
+                sides[side] = sorted(set(sides[side]) | set(getattr(sp, side)))
+        if folds:  # every track is train in some fold and test in one: extract train-style for all
+            sides = {"train": sorted(set().union(*[set(f.train) | set(f.valid) | set(f.test) for f in folds])),
+                     "valid": [], "test": []}
+        inputs, failures, t_extract = _compute_inputs(ds, spec, sides, augmenter=augmenter, n_augment=n_augment,
+                                                      n_jobs=n_jobs, use_cache=use_cache, rep=rep)
+        if failures:
+            notes.append(f"{len(failures)} track(s) could not be analysed and were left out "
+                         f"(e.g. {failures[0][0]}: {failures[0][1]}).")
+        record["failures"] = [list(f) for f in failures]
+
+        # ---- fit + evaluate
+        t_train = t_infer = 0.0
+        oof = []  # (eval_data, proba, fold)
+        fold_metrics = []
+        model = None
+        for i, sp in enumerate(folds or [main_split]):
+            if folds:
+                rep.extra = {"fold": i + 1, "folds": len(folds)}
+            aug_items = [f"{t}#aug{j}" for t in sp.train for j in range(1, n_augment + 1)] if augmenter else []
+            train_items = list(sp.train) + [a for a in aug_items if a in inputs]
+            from .splits import check_no_leak
+
+            check_no_leak(sp, segment_track_ids={"train": [x for x in train_items if x in inputs],
+                                                 "valid": [x for x in sp.valid if x in inputs],
+                                                 "test": [x for x in sp.test if x in inputs]})
+            train_data = _stack(inputs, train_items, label_of)
+            if train_data is None:
+                raise DatasetError("No training windows: every training track failed or is empty.")
+            valid_data = _stack(inputs, sp.valid, label_of)
+            rep.check("before training")
+            model, dt = _fit(model_cls, spec, params, train_data, valid_data, labels, rep, should_stop)
+            t_train += dt
+            rep.check("after training")
+            eval_side, eval_data = "test", _stack(inputs, sp.test, label_of)
+            if eval_data is None:
+                eval_side, eval_data = "valid", valid_data
+            rep.stage("evaluating", 0, 1)
+            if eval_data is not None:
+                proba, dt = _predict(model, eval_data)
+                t_infer += dt
+                oof.append((eval_data, proba, i, eval_side))
+                if folds:
+                    m = evaluate_predictions(proba, eval_data["groups"], {t: label_of[t] for t in
+                                                                          set(eval_data["groups"])}, labels)
+                    fold_metrics.append({"fold": i + 1, "n_tracks": m["n_tracks"],
+                                         "track_accuracy": m["track_accuracy"],
+                                         "balanced_accuracy": m["balanced_accuracy"],
+                                         "macro_f1": m["macro_f1"], "segment_accuracy": m["segment_accuracy"],
+                                         "best_epoch": model.best_epoch_, "epochs_run": len(model.history)})
+        rep.extra = {}
+        rep.stage("evaluating", 1, 1)
+
+        # ---- metrics
+        metrics: dict[str, Any] = {}
+        tracks_df = segments_df = None
+        if oof:
+            proba = np.concatenate([p for _, p, _, _ in oof])
+            groups = np.concatenate([d["groups"] for d, _, _, _ in oof])
+            starts = np.concatenate([d["starts"] for d, _, _, _ in oof])
+            ends = np.concatenate([d["ends"] for d, _, _, _ in oof])
+            truth = {t: label_of[t] for t in set(groups.tolist())}
+            metrics = evaluate_predictions(proba, groups, truth, labels)
+            tracks_df, segments_df = prediction_tables(proba, groups, truth, labels, starts=starts, ends=ends)
+            if folds:
+                fold_of = {t: f + 1 for d, _, f, _ in oof for t in d["groups"]}
+                tracks_df.insert(1, "fold", [fold_of[t] for t in tracks_df["track_id"]])
+                metrics["evaluated_on"] = "kfold"
+                metrics["folds"] = fold_metrics
+                accs = [f["track_accuracy"] for f in fold_metrics if f["track_accuracy"] is not None]
+                if accs:
+                    metrics["fold_track_accuracy_mean"] = float(np.mean(accs))
+                    metrics["fold_track_accuracy_std"] = float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+                notes.append(
+                    f"{len(folds)}-fold cross-validation: metrics pool the out-of-fold predictions of {len(folds)} "
+                    f"models (every track tested once); the saved model is the last fold's."
+                )
+            else:
+                metrics["evaluated_on"] = oof[0][3]
+                if oof[0][3] == "valid":
+                    notes.append(
+                        "The test side of this split is empty, so the run is evaluated on its validation tracks "
+                        "(which also steered early stopping: mildly optimistic)."
+                    )
+        else:
+            metrics = {"evaluated_on": None, "labels": labels}
+            notes.append("No held-out tracks (test and validation are empty): nothing was evaluated.")
+        n_eval = metrics.get("n_tracks") or 0
+
+        # ---- save
+        rep.stage("saving", 0, 1)
+        rep.check("before saving")
+        writer.save_model(model)
+        writer.write_history(model.history)
+        writer.write_predictions(tracks_df, segments_df)
+        split_record = main_split.to_dict() if not folds else {
+            "protocol": "kfold", "seed": seed, "k": len(folds), "folds": [f.to_dict() for f in folds],
+            "train": main_split.train, "valid": main_split.valid, "test": main_split.test,
+        }
+        n_tracks_extracted = sum(1 for key in inputs if "#" not in key)
+        record.update(
+            {
+                "params": {k_: (list(v) if isinstance(v, tuple) else v) for k_, v in model.params.items()},
+                "input_spec": model.input_spec.to_dict(),
+                "split": split_record,
+                "class_weights": dict(zip(("weights", "train_counts"),
+                                          _class_weights(main_split.train, label_of, labels))),
+                "metrics": metrics,
+                "model": model.describe(),
+                "timings": {
+                    "extraction_s": round(t_extract, 3),
+                    "extraction_s_per_track": round(t_extract / max(1, len(inputs)), 5),
+                    "training_s": round(t_train, 3),
+                    "inference_s": round(t_infer, 4),
+                    "inference_s_per_track": round(t_infer / max(1, n_eval), 6) if n_eval else None,
+                    "total_s": round(time.perf_counter() - t_start, 3),
+                },
+                "n_tracks_extracted": n_tracks_extracted,
+                "notes": notes,
+            }
+        )
+        run = writer.finish(record)
+    except BaseException as err:
+        writer.fail(err, info=record)
+        raise
+    run.model = model
+    rep.stage("done", 1, 1, run_id=run.id)
+    return run
+
+
+# --------------------------------------------------------------------------- voting
+
+
+def _track_table(run: Run):
+    df = run.track_predictions()
+    cols = [f"p_{lab}" for lab in run.labels]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise RunError(f"Run {run.id}: predictions_tracks.csv lacks the columns {missing}.")
+    return df
+
+
+def train_voting(
+    run_ids: Sequence[Any],
+    weights: Sequence[float] | None = None,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> Run:
+    """A soft-voting run over existing complete runs that share a label set.
+
+    The ensemble's track probabilities are the weighted mean of its members'
+    track probabilities (each member averages its own segments first, so
+    members with different windows or inputs combine cleanly). It is
+    evaluated on the tracks **every** member was tested on (the intersection
+    of their test sets): no member has trained on those. When the members'
+    test sets differ, or do not overlap at all, ``notes`` says the numbers
+    are "not directly comparable" with the members' own.
+
+    Parameters
+    ----------
+    run_ids : sequence of run references (at least two)
+    weights : sequence of float, optional
+        One non-negative weight per member (normalised to sum 1); default equal.
+    out : run name / location (see :func:`genre_core.runs.resolve_out`).
+
+    Raises
+    ------
+    RunError
+        Fewer than two members, a member missing or incomplete, a label-set
+        mismatch, or bad weights.
+    """
+    rep = _Reporter(progress, None)
+    rep.stage("loading", 0, len(run_ids))
+    refs = list(dict.fromkeys(str(r.id) if isinstance(r, Run) else str(r) for r in run_ids))
+    if len(refs) < 2:
+        raise RunError("A voting ensemble needs at least two different member runs.")
+    members = load_runs(refs)
+    for m in members:
+        if m.is_voting:
+            raise RunError(f"Run {m.id} is itself a voting ensemble; list its members instead.")
+    labels = members[0].labels
+    for m in members[1:]:
+        if sorted(m.labels) != sorted(labels):
+            raise RunError(
+                f"Label-set mismatch: {members[0].id} predicts {labels} but {m.id} predicts {m.labels}; "
+                f"only runs with the same genres can vote together."
+            )
+    if weights is None:
+        w = np.ones(len(members))
+    else:
+        w = np.asarray([float(x) for x in weights], dtype=np.float64)
+        if len(w) != len(members):
+            raise RunError(f"{len(w)} weights for {len(members)} member runs.")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise RunError("Voting weights must be non-negative numbers with a positive sum.")
+    w = w / w.sum()
+
+    tables = [_track_table(m) for m in members]
+    test_sets = [set(t["track_id"]) for t in tables]
+    common = sorted(set.intersection(*test_sets)) if test_sets else []
+    notes: list[str] = []
+    if not common:
+        notes.append("The member runs share no test tracks, so the ensemble cannot be evaluated: "
+                     "its numbers are not directly comparable with anything.")
+    elif any(s != set(common) for s in test_sets):
+        notes.append(f"The member runs were tested on different tracks; the ensemble is evaluated on the "
+                     f"{len(common)} tracks they share, so its figures are not directly comparable with the members'.")
+    evaluated_on = {str(m.metrics.get("evaluated_on")) for m in members}
+    if len(evaluated_on) > 1:
+        notes.append(f"Members were evaluated on different sides ({', '.join(sorted(evaluated_on))}).")
+    datasets = {(m.info.get("dataset") or {}).get("fingerprint") for m in members}
+    if len(datasets) > 1:
+        notes.append("Members were trained on different datasets.")
+
+    metrics: dict[str, Any] = {"evaluated_on": None, "labels": labels}
+    tracks_df = None
+    if common:
+        import pandas as pd
+
+        mix = np.zeros((len(common), len(labels)))
+        truth = None
+        for m, t, wi in zip(members, tables, w):
+            t = t.set_index("track_id").loc[common]
+            mix += wi * t[[f"p_{lab}" for lab in labels]].to_numpy(dtype=np.float64)
+            if truth is None:
+                truth = t["true"].astype(str).tolist()
+            elif truth != t["true"].astype(str).tolist():
+                raise RunError(f"Run {m.id} disagrees with {members[0].id} about the true labels of shared tracks.")
+        mix = mix / mix.sum(axis=1, keepdims=True)
+        metrics = evaluate_track_probabilities(mix, truth, labels)
+        metrics["evaluated_on"] = evaluated_on.pop() if len(evaluated_on) == 1 else "mixed"
+        metrics["n_segments"] = None
+        metrics["segment_accuracy"] = None
+        metrics["track_vote_accuracy"] = None
+        metrics["member_track_accuracy"] = {}
+        for m, t in zip(members, tables):
+            t = t.set_index("track_id").loc[common]
+            metrics["member_track_accuracy"][m.id] = float((t["true"].astype(str) == t["predicted"].astype(str)).mean())
+        lab = np.asarray(labels, dtype=object)
+        pred = mix.argmax(axis=1)
+        tracks_df = pd.DataFrame({"track_id": common, "true": truth, "predicted": lab[pred],
+                                  "correct": [a == b for a, b in zip(truth, lab[pred])],
+                                  "confidence": mix.max(axis=1)})
+        for j, name in enumerate(labels):
+            tracks_df[f"p_{name}"] = mix[:, j]
+
+    root, name = resolve_out(out, backend="voting", dataset_name=(members[0].info.get("dataset") or {}).get("name", ""))
+    with RunWriter(name, root=root, overwrite=overwrite, meta={"backend": VOTING_BACKEND}) as writer:
+        rep.writer = writer
+        rep.stage("saving", 0, 1)
+        writer.write_predictions(tracks_df, None)
+        writer.write_history([])
+        record = {
+            "backend": VOTING_BACKEND,
+            "description": "Soft voting: weighted mean of the member runs' track probabilities.",
+            "params": {"weights": w.tolist()},
+            "input_spec": None,
+            "labels": labels,
+            "members": [{"id": m.id, "weight": float(wi), "run_json_sha256": file_sha256(m.path / RUN_FILE),
+                         "backend": m.backend} for m, wi in zip(members, w)],
+            "dataset": members[0].info.get("dataset"),
+            "split": {"protocol": "voting", "test": common, "train": [], "valid": []},
+            "seed": None,
+            "metrics": metrics,
+            "timings": {"extraction_s": None, "training_s": 0.0,
+                        "inference_s_per_track": _sum_or_none(m.info.get("timings", {}).get("inference_s_per_track")
+                                                              for m in members)},
+            "notes": notes,
+            **dict(info or {}),
+        }
+        run = writer.finish(record)
+    run.members = [(m, float(wi)) for m, wi in zip(members, w)]
+    rep.stage("done", 1, 1, run_id=run.id)
+    return run
+
+
+def _sum_or_none(values: Iterable[Any]) -> float | None:
+    vals = list(values)
+    if any(v is None for v in vals):
+        return None
+    return float(sum(vals))
