@@ -3,9 +3,9 @@
 A *dataset* is one of
 
 * a **folder with one sub-folder per genre** (GTZAN's layout, any genre
-  names): ``root/<genre>/<file>.<ext>``; files may sit deeper
-  (``root/<genre>/<album>/<file>``). Non-audio files (``README``,
-  ``.DS_Store``, cover art) and hidden files/folders are ignored;
+  names): ``root/<genre>/<file>.<ext>``. Non-audio files (``README``,
+  ``.DS_Store``, cover art), hidden files and deeper sub-folders are ignored
+  (listed in :attr:`Dataset.details`);
 * **several such folders merged** (e.g. GTZAN's full tracks plus excerpts):
   track ids must stay unique across them;
 * a **feature table CSV** such as the bundled ``data/features_30_sec.csv``:
@@ -234,7 +234,7 @@ class Dataset:
 # --------------------------------------------------------------------- helpers
 
 
-def track_id_for(label: str, relative: str | Path) -> str:
+def track_id_for(label: str, relative: "str | Path") -> str:
     """Track id of a file at ``relative`` (path inside its genre folder).
 
     Example
@@ -267,10 +267,6 @@ def _safe_size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return -1
-
-
-def _is_hidden(rel: Path) -> bool:
-    return any(part.startswith((".", "_")) for part in rel.parts)
 
 
 def _probe_file(path: Path, min_duration: float) -> dict[str, Any]:
@@ -472,6 +468,7 @@ def scan_folders(
     ignored: list[str] = []
     empty_genres: list[str] = []
     artists: dict[str, str] = {}
+    nested_dirs: list[Path] = []
     for root in roots:
         if not root.exists():
             raise DatasetError(f"Dataset folder {root} does not exist.")
@@ -495,35 +492,35 @@ def scan_folders(
         for gdir in genre_dirs:
             label = gdir.name
             n_genre = 0
-            for dirpath, dirnames, filenames in os.walk(gdir):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-                for fname in sorted(filenames):
-                    p = Path(dirpath) / fname
-                    rel = p.relative_to(gdir)
-                    if (_is_hidden(rel) or fname.lower() in _IGNORED_NAMES
-                            or p.suffix.lower() not in exts):
-                        ignored.append(str(p))
-                        continue
-                    tid = track_id_for(label, rel)
-                    if tid in seen:
-                        raise DatasetError(
-                            f"Two files map to track id {tid!r}: {seen[tid]} and {p}. Track ids are "
-                            "'<genre>/<file name without extension>' and must be unique; rename or "
-                            "remove one of them."
-                        )
-                    seen[tid] = p
-                    files.append((tid, label, p))
-                    n_genre += 1
+            for p in sorted(gdir.iterdir()):
+                if p.is_dir():
+                    if not p.name.startswith((".", "_")):
+                        nested_dirs.append(p)
+                    continue
+                if (p.name.startswith((".", "_")) or p.name.lower() in _IGNORED_NAMES
+                        or p.suffix.lower() not in exts):
+                    ignored.append(str(p))
+                    continue
+                tid = track_id_for(label, p.name)
+                if tid in seen:
+                    raise DatasetError(
+                        f"Two files map to track id {tid!r}: {seen[tid]} and {p}. Track ids are "
+                        "'<genre>/<file name without extension>' and must be unique; rename or "
+                        "remove one of them."
+                    )
+                seen[tid] = p
+                files.append((tid, label, p))
+                n_genre += 1
             if n_genre == 0:
                 empty_genres.append(str(gdir))
             n_root += n_genre
         if n_root == 0:
-            nested = [g.name for g in genre_dirs if any(
-                c.is_dir() and any(f.suffix.lower() in exts for f in c.iterdir() if f.is_file())
-                for c in g.iterdir() if c.is_dir() and not c.name.startswith("."))]
             hint = ""
-            if nested:
-                hint = f" Did you mean {root / nested[0]}? It looks like a dataset folder itself."
+            for sub in (d for d in nested_dirs if d.parent.parent == root):
+                if any(f.is_file() and f.suffix.lower() in exts for f in sub.iterdir()):
+                    hint = (f" Audio was found one level deeper, in {sub}: did you mean {sub.parent}? "
+                            "It looks like a dataset folder itself (<genre>/<file>).")
+                    break
             raise DatasetError(
                 f"No audio files found in the genre sub-folders of {root} "
                 f"(looked for {', '.join(exts)}).{hint}"
@@ -568,6 +565,7 @@ def scan_folders(
         "n_ignored": len(ignored),
         "ignored_examples": [Path(p).name for p in ignored[:5]],
         "empty_genre_folders": empty_genres,
+        "skipped_subfolders": [str(p) for p in nested_dirs],
         "checked_audio": check_audio,
         "n_with_artist": sum(t.artist is not None for t in tracks),
         "unreadable_by_genre": bad_by_genre,
