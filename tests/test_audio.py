@@ -232,3 +232,35 @@ def test_real_gtzan_ogg_and_flac(gtzan, sr):
     b = load_audio(flac[0], sr=sr, min_duration=0.5)
     assert b.sr == sr and 0.5 < b.duration < 31.0
     assert b.y.dtype == np.float32
+
+
+@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_U8"), ("WAV", "PCM_24"), ("WAV", "PCM_32"),
+                                         ("WAV", "ULAW"), ("WAV", "DOUBLE"), ("AIFF", "PCM_16"),
+                                         ("FLAC", "PCM_24"), ("AU", "FLOAT")])
+def test_other_encodings_load(fmt, subtype, tone, sr):
+    buf = io.BytesIO()
+    sf.write(buf, tone, sr, format=fmt, subtype=subtype)
+    a = load_audio(buf.getvalue(), sr=sr, name=f"x.{fmt.lower()}")
+    assert a.format == f"{fmt}/{subtype}"
+    assert a.y.shape == tone.shape
+    np.testing.assert_allclose(a.y, tone, atol=0.02)  # 8-bit and mu-law are coarse
+
+
+def test_upload_like_object_uses_its_name(audio_files, sr):
+    class UploadedFile(io.BytesIO):  # what Streamlit's file_uploader returns
+        name = "My Song.mp3"
+
+    up = UploadedFile(audio_files["mp3"].read_bytes())
+    a = load_audio(up, sr=sr)
+    assert a.name == "My Song.mp3" and a.duration == pytest.approx(2.0, abs=0.03)
+    bad = UploadedFile(b"not audio at all")
+    with pytest.raises(AudioError) as err:
+        load_audio(bad)
+    assert err.value.reason == "not_audio" and "My Song.mp3" in str(err.value)
+
+
+def test_bad_arguments_are_programming_errors(audio_files):
+    with pytest.raises(ValueError):
+        load_audio(audio_files["wav"], sr=0)
+    with pytest.raises(TypeError):
+        load_audio(12345.0)
