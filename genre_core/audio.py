@@ -190,28 +190,35 @@ def _open_source(source: Source, name: str | None) -> tuple[BinaryIO, int, str, 
         label = str(path)
         display = name or path.name
         if not path.exists():
-            raise AudioError(label, "missing", f"there is no file at {label}; check the path.")
+            raise AudioError(label, "missing", f"There is no file at {label}; check the path.")
         if path.is_dir():
             raise AudioError(label, "missing", f"{label} is a folder, not an audio file.")
         try:
             fh = open(path, "rb")
         except OSError as exc:
             raise AudioError(label, "missing",
-                             f"the file {display} could not be opened ({exc.strerror or exc}).") from exc
+                             f"The file {display} could not be opened ({exc.strerror or exc}).") from exc
         size = os.fstat(fh.fileno()).st_size
         return fh, size, label, display
     if hasattr(source, "read"):
         label = name or getattr(source, "name", None) or "<upload>"
         label = os.path.basename(str(label)) if not isinstance(label, int) else "<upload>"
-        if hasattr(source, "getvalue"):  # BytesIO, Streamlit's UploadedFile
-            data = source.getvalue()
-        else:
-            try:
-                if source.seekable():
-                    source.seek(0)
-            except (AttributeError, OSError, ValueError):
-                pass
-            data = source.read()
+        try:
+            if hasattr(source, "getvalue"):  # BytesIO, Streamlit's UploadedFile
+                data = source.getvalue()
+            else:
+                try:
+                    if source.seekable():
+                        source.seek(0)
+                except (AttributeError, OSError, ValueError):
+                    pass
+                data = source.read()
+        except UnicodeDecodeError as exc:
+            raise AudioError(label, "not_audio",
+                             f"{label} was opened in text mode; audio must be given as bytes "
+                             "(open it with 'rb').") from exc
+        except (OSError, ValueError) as exc:
+            raise AudioError(label, "missing", f"{label} could not be read ({exc}).") from exc
         if isinstance(data, str):
             raise AudioError(label, "not_audio",
                              f"{label} was opened in text mode; audio must be given as bytes (open it with 'rb').")
@@ -278,7 +285,7 @@ def _read_head(stream: BinaryIO, n: int = 1 << 16) -> bytes:
     return head
 
 
-def _open_soundfile(stream: BinaryIO, head: bytes, label: str, display: str) -> sf.SoundFile:
+def _open_soundfile(stream: BinaryIO, head: bytes, label: str, display: str, size: int) -> sf.SoundFile:
     unsupported = _describe_unsupported(head)
     if unsupported:
         raise AudioError(label, "unsupported",
@@ -294,6 +301,12 @@ def _open_soundfile(stream: BinaryIO, head: bytes, label: str, display: str) -> 
             raise AudioError(label, "unsupported",
                              f"{display} uses an audio encoding genre-lab cannot decode; "
                              "convert it to WAV, FLAC, OGG or MP3.") from exc
+        if head[:3] == b"ID3" and len(head) >= 10:
+            tag_size = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+            if tag_size >= size:  # the file ends before its ID3 tag does
+                raise AudioError(label, "truncated",
+                                 f"{display} is truncated: it ends inside its ID3 tag, before any audio "
+                                 "(the file was cut short, e.g. an interrupted download).") from exc
         tag = _wav_format_tag(head)
         if tag is not None and tag not in _WAV_PLAIN_TAGS:
             raise AudioError(label, "unsupported",
@@ -352,7 +365,7 @@ def audio_info(source: Source, *, name: str | None = None) -> AudioInfo:
         if size == 0:
             raise AudioError(label, "empty", f"{display} is empty (0 bytes).")
         head = _read_head(raw)
-        with _open_soundfile(raw, head, label, display) as f:
+        with _open_soundfile(raw, head, label, display, size) as f:
             return AudioInfo(display, f.frames / f.samplerate if f.samplerate else 0.0,
                              f.samplerate, f.channels, f.frames, f"{f.format}/{f.subtype}")
     finally:
@@ -417,7 +430,7 @@ def load_audio(
         if size == 0:
             raise AudioError(label, "empty", f"{display} is empty (0 bytes); there is no audio in it.")
         head = _read_head(raw)
-        with _open_soundfile(raw, head, label, display) as f:
+        with _open_soundfile(raw, head, label, display, size) as f:
             y, meta = _decode(f, raw, size, head, label, display, max_duration)
     finally:
         raw.close()

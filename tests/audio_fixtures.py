@@ -165,6 +165,9 @@ def _bad_case_bytes(case: str) -> bytes:
     if case == "truncated_mp3":
         d = encode(sig, 44100, "mp3")
         return d[: len(d) // 2]
+    if case == "truncated_in_id3":
+        d = encode(sig, 44100, "mp3")
+        return d[: len(id3v2_tag()) // 2]
     if case == "corrupt_flac":
         return _corrupt_middle(encode(sig, 44100, "flac"))
     if case == "corrupt_mp3":
@@ -203,6 +206,7 @@ BAD_CASES: dict[str, tuple[str, str]] = {
     "truncated_au": ("cut.au", "truncated"),
     "truncated_flac": ("cut.flac", "truncated"),
     "truncated_mp3": ("cut.mp3", "truncated"),
+    "truncated_in_id3": ("cut_in_tag.mp3", "truncated"),
     "corrupt_flac": ("damaged.flac", "corrupt"),
     "corrupt_mp3": ("damaged.mp3", "corrupt"),
     "nan_wav": ("nan.wav", "corrupt"),

@@ -264,3 +264,42 @@ def test_bad_arguments_are_programming_errors(audio_files):
         load_audio(audio_files["wav"], sr=0)
     with pytest.raises(TypeError):
         load_audio(12345.0)
+
+
+def test_utf8_text_mode_file_object_is_refused(tmp_path):
+    p = tmp_path / "song.flac"
+    p.write_bytes(make_format_bytes("flac"))
+    with open(p, "r", encoding="utf-8") as fh:
+        with pytest.raises(AudioError) as err:
+            load_audio(fh)
+    assert err.value.reason == "not_audio" and "text mode" in str(err.value)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_damaged_files_never_leak_library_exceptions(fmt):
+    """Random cuts, byte flips and overwritten blocks: an Audio or an AudioError, nothing else."""
+    base = make_format_bytes(fmt, duration=1.5)
+    rng = np.random.default_rng(sum(map(ord, fmt)))
+    reasons = set()
+    for i in range(8):
+        b = bytearray(base)
+        kind = i % 4
+        if kind == 0:
+            b = b[: int(rng.integers(0, len(b)))]
+        elif kind == 1:
+            for _ in range(int(rng.integers(1, 20))):
+                b[int(rng.integers(0, len(b)))] = int(rng.integers(0, 256))
+        elif kind == 2:
+            s = int(rng.integers(0, min(len(b), 200)))
+            b[s:s + 8] = rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+        else:
+            s = int(rng.integers(0, len(b)))
+            b[s:s + 2000] = rng.integers(0, 256, 2000, dtype=np.uint8).tobytes()
+        try:
+            a = load_audio(bytes(b), name=f"fuzz{FORMATS[fmt][0]}", min_duration=0.1)
+            assert a.y.dtype == np.float32 and np.isfinite(a.y).all()
+            reasons.add("ok")
+        except AudioError as e:
+            assert f"fuzz{FORMATS[fmt][0]}" in str(e)
+            reasons.add(e.reason)
+    assert reasons <= {"ok", "empty", "not_audio", "unsupported", "corrupt", "truncated", "silent", "too_short"}
