@@ -437,13 +437,15 @@ def load_audio(
 
     source_sr, channels, header_frames, fmt, clipped = meta
     target_sr = target_sr or source_sr
-    energy = float(np.dot(y, y))  # one BLAS pass: NaN/inf samples make it non-finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        energy = float(np.dot(y, y))  # one BLAS pass: NaN/inf samples make it non-finite
     if not math.isfinite(energy) and not np.all(np.isfinite(y)):
         raise AudioError(label, "corrupt",
                          f"{display} contains invalid samples (NaN or infinity); the file is damaged.")
     if target_sr != source_sr:
         y = _resample(y, source_sr, target_sr)
-        energy = float(np.dot(y, y))
+        with np.errstate(over="ignore", invalid="ignore"):
+            energy = float(np.dot(y, y))
     duration = y.shape[0] / target_sr
     if min_duration and duration < min_duration:
         raise AudioError(label, "too_short",
