@@ -31,8 +31,12 @@ FORMATS: dict[str, tuple[str, dict, int, bool]] = {
     "flac": (".flac", {"format": "FLAC", "subtype": "PCM_16"}, 44100, False),
     "ogg": (".ogg", {"format": "OGG", "subtype": "VORBIS"}, 44100, False),
     "opus": (".opus", {"format": "OGG", "subtype": "OPUS"}, 48000, False),
-    "mp3": (".mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"}, 44100, True),
-    "mp3_vbr": (".mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III", "bitrate_mode": "VARIABLE"}, 48000, True),
+    # soundfile only passes bitrate_mode on together with compression_level; CBR files carry a
+    # LAME "Info" header, VBR files a "Xing" header (checked in test_audio.py)
+    "mp3": (".mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III", "compression_level": 0.5,
+                     "bitrate_mode": "CONSTANT"}, 44100, True),
+    "mp3_vbr": (".mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III", "compression_level": 0.5,
+                         "bitrate_mode": "VARIABLE"}, 48000, True),
     "au": (".au", {"format": "AU", "subtype": "PCM_16"}, 44100, False),
 }
 

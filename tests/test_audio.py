@@ -113,6 +113,10 @@ def test_id3_tagged_mp3_keeps_full_length(sr):
 
 
 def test_vbr_mp3_48k_is_vbr_and_loads(audio_files, sr):
+    tag_len = len(id3v2_tag())
+    vbr, cbr = audio_files["mp3_vbr"].read_bytes(), audio_files["mp3"].read_bytes()
+    assert vbr[:3] == b"ID3" and cbr[:3] == b"ID3"
+    assert b"Xing" in vbr[tag_len:tag_len + 64] and b"Info" in cbr[tag_len:tag_len + 64]  # LAME VBR / CBR headers
     info = audio_info(audio_files["mp3_vbr"])
     assert info.sr == 48000 and info.channels == 2 and info.format.startswith("MP3")
     a = load_audio(audio_files["mp3_vbr"], sr=sr)
