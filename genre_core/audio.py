@@ -26,8 +26,19 @@ A file longer than ``max_duration`` is not an error: only its first
 ``max_duration`` seconds are decoded (the rest is never read into memory) and
 :attr:`Audio.clipped_to_max` is set.
 
-Known limit: Ogg files carry no declared length (it is read from the last page),
-so an Ogg/Vorbis or Ogg/Opus file cut short simply loads as a shorter file.
+How ``truncated`` is told from ``corrupt``: libsndfile does not report a cut
+file itself. WAV and AU headers declare their data size, which is compared
+with what is present (libsndfile silently shortens ``frames``); FLAC and MP3
+are compared with the header's frame count (MP3's is an estimate: 10 %
+tolerance, 2 % elsewhere); a decoder error raised once the decoder has reached
+the end of the bytes means the data ran out (``truncated``), before that it
+means damage (``corrupt``).
+
+Known limits: Ogg files carry no declared length (it is read from the last
+page), so an Ogg/Vorbis or Ogg/Opus file cut short simply loads as a shorter
+file. libmpg123 prints its own notes about damaged MP3 streams ("Note: Illegal
+Audio-MPEG-Header ...", "Warning: Xing stream size off ...") straight to the
+process's stderr; the error raised is still an :class:`AudioError`.
 """
 
 from __future__ import annotations
