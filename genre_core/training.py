@@ -492,6 +492,8 @@ def train(
             if train_data is None:
                 raise DatasetError("No training windows: every training track failed or is empty.")
             valid_data = _stack(inputs, sp.valid, label_of)
+            n_windows = {"train": len(train_data["X"]), "valid": 0 if valid_data is None else len(valid_data["X"]),
+                         "train_augmented": sum(1 for x in train_data["items"] if "#" in x)}
             rep.check("before training")
             model, dt = _fit(model_cls, spec, params, train_data, valid_data, labels, rep, should_stop)
             t_train += dt
@@ -580,6 +582,7 @@ def train(
                     "total_s": round(time.perf_counter() - t_start, 3),
                 },
                 "n_tracks_extracted": n_tracks_extracted,
+                "n_windows": {**n_windows, "evaluated": int(metrics.get("n_segments") or 0)},
                 "notes": notes,
             }
         )
