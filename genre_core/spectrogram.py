@@ -40,9 +40,11 @@ import numpy as np
 
 from .errors import AudioError
 
-__all__ = ["DB_CENTER", "DB_SCALE", "AMIN", "log_melspectrogram", "log_melspectrogram_batch",
+__all__ = ["VERSION", "DB_CENTER", "DB_SCALE", "AMIN", "log_melspectrogram", "log_melspectrogram_batch",
            "n_frames", "normalise_db", "denormalise"]
 
+#: Version of the spectrogram recipe (part of cache keys; bump when the output changes).
+VERSION = "1"
 #: dB value mapped to 0 by the normalisation.
 DB_CENTER = -15.0
 #: dB span mapped to 1 by the normalisation.

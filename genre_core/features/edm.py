@@ -47,4 +47,4 @@ class EDM(FeatureSet):
     def _compute(self, y: np.ndarray, sr: int) -> np.ndarray:
         a = WindowAnalysis(y, sr)
         parts = (a.mfcc(N_MFCC), a.chroma, a.tonnetz, a.zcr, a.centroid, a.rolloff)
-        return np.concatenate([np.mean(p, axis=1) for p in parts])
+        return np.concatenate([np.mean(np.atleast_2d(p), axis=1) for p in parts])
