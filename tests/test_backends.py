@@ -280,3 +280,258 @@ def test_mlp_shape_mismatch(mlp_fitted, tmp_path):
     (folder / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(RunError, match="do not match the saved architecture"):
         load_model(folder)
+
+
+# ----------------------------------------------------------------------------- xgb
+XGB_FAST = dict(n_estimators=60, max_depth=3, learning_rate=0.3, early_stopping=8, seed=5)
+
+
+@pytest.fixture(scope="module")
+def xgb_fitted(feat_data):
+    X, y, g, Xv, yv = feat_data
+    events = []
+    model = get_backend("xgb")(**XGB_FAST).fit(X, y, X_valid=Xv, y_valid=yv, progress=events.append)
+    return model, events
+
+
+def test_xgb_learns_with_early_stopping(xgb_fitted, feat_data):
+    model, events = xgb_fitted
+    Xv, yv = feat_data[3], feat_data[4]
+    proba = model.predict_proba(Xv)
+    assert proba.shape == (len(Xv), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert model.score(Xv, yv) > 0.8
+    h = model.history
+    assert len(h) <= XGB_FAST["n_estimators"] and h[0]["epoch"] == 1
+    assert 0 <= h[-1]["accuracy"] <= 1 and h[-1]["val_loss"] is not None
+    assert model.best_epoch_ == model.best_iteration_ + 1 <= len(h)
+    if len(h) < XGB_FAST["n_estimators"]:  # stopped early: patience rounds after the best
+        assert len(h) == model.best_epoch_ + XGB_FAST["early_stopping"]
+    assert [e["epoch"] for e in events[1:]] == list(range(1, len(h) + 1))
+    assert model.n_parameters() > 0
+
+
+def test_xgb_save_load_identical(xgb_fitted, feat_data, tmp_path):
+    model, _ = xgb_fitted
+    Xv = feat_data[3]
+    written = model.save(tmp_path / "x")
+    assert {p.name for p in written} == {"model.json", "booster.json"}
+    again = load_model(tmp_path / "x")
+    assert again.best_iteration_ == model.best_iteration_
+    np.testing.assert_array_equal(again.predict_proba(Xv), model.predict_proba(Xv))
+
+
+def test_xgb_artifact_errors(xgb_fitted, tmp_path):
+    model, _ = xgb_fitted
+    folder = tmp_path / "x"
+    model.save(folder)
+    text = (folder / "booster.json").read_text()
+    (folder / "booster.json").write_text(text[: len(text) // 2])
+    with pytest.raises(RunError, match="booster.json: the booster file is corrupt"):
+        load_model(folder)
+    (folder / "booster.json").unlink()
+    with pytest.raises(RunError, match="booster.json.*is missing"):
+        load_model(folder)
+    model.save(folder)
+    m = json.loads((folder / "model.json").read_text())
+    m["classes"] = ["alpha", "beta"]
+    (folder / "model.json").write_text(json.dumps(m))
+    with pytest.raises(RunError, match="-> 3 classes, but the manifest says 12 -> 2"):
+        load_model(folder)
+    m["backend"] = "mystery"
+    (folder / "model.json").write_text(json.dumps(m))
+    with pytest.raises(RunError, match="unknown model backend 'mystery'"):
+        load_model(folder)
+    with pytest.raises(RunError, match="not 'mlp'"):
+        model.save(folder) and get_backend("mlp").load(folder)
+
+
+def test_xgb_cancel_and_reproducible(feat_data):
+    X, y, _, Xv, yv = feat_data
+    n = {"calls": 0}
+
+    def stop():
+        n["calls"] += 1
+        return n["calls"] >= 3
+
+    with pytest.raises(TrainingCancelled, match="after boosting round 3"):
+        get_backend("xgb")(**XGB_FAST).fit(X, y, X_valid=Xv, y_valid=yv, should_stop=stop)
+    kw = dict(XGB_FAST, n_estimators=15)
+    a = get_backend("xgb")(**kw).fit(X, y, X_valid=Xv, y_valid=yv)
+    b = get_backend("xgb")(**kw).fit(X, y, X_valid=Xv, y_valid=yv)
+    np.testing.assert_array_equal(a.predict_proba(Xv), b.predict_proba(Xv))
+
+
+def test_class_weights_shift_predictions_to_rare_class():
+    """Unbalanced data: balanced class weights raise recall of the rare class."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(220, 2)).astype(np.float32)
+    y = np.array(["common"] * 200 + ["rare"] * 20)
+    X[200:] += 1.0  # overlapping classes
+    Xt = rng.normal(size=(400, 2)).astype(np.float32)
+    Xt[200:] += 1.0
+    yt = np.array(["common"] * 200 + ["rare"] * 200)
+    recall = {}
+    for cw in ("none", "balanced"):
+        m = get_backend("xgb")(n_estimators=30, max_depth=2, class_weight=cw).fit(X, y)
+        recall[cw] = np.mean(m.predict(Xt[200:]) == "rare")
+    assert recall["balanced"] > recall["none"] + 0.2
+
+
+# ----------------------------------------------------------------------------- cnn
+def spec_data(n_per=30, seed=0, m=16, t=24):
+    """Tiny "log-mels": horizontal stripes / vertical stripes / plain noise."""
+    rng = np.random.default_rng(seed)
+    X, y, groups = [], [], []
+    for c, label in enumerate(CLASSES):
+        Xc = rng.normal(size=(n_per, m, t)).astype(np.float32)
+        if c == 0:
+            Xc[:, ::4, :] += 2.5
+        elif c == 1:
+            Xc[:, :, ::4] += 2.5
+        X.append(Xc)
+        y += [label] * n_per
+        groups += [f"{label}/t{i // 3}" for i in range(n_per)]
+    return np.concatenate(X), np.array(y), np.array(groups)
+
+
+SPEC = InputSpec("logmel", None, {"n_mels": 16}, window=3.0, hop=1.5)
+CNN_FAST = dict(filters=(8, 16), dense=16, epochs=6, batch_size=16, lr=3e-3, patience=0, seed=2)
+
+
+@pytest.fixture(scope="module")
+def spec_sets():
+    X, y, g = spec_data(30, seed=0)
+    Xv, yv, _ = spec_data(10, seed=1)
+    return X, y, g, Xv, yv
+
+
+@pytest.fixture(scope="module")
+def cnn_fitted(spec_sets):
+    X, y, g, Xv, yv = spec_sets
+    events = []
+    model = get_backend("cnn")(SPEC, **CNN_FAST).fit(X, y, X_valid=Xv, y_valid=yv, progress=events.append)
+    return model, events
+
+
+def test_cnn_default_input_overlaps():
+    spec = get_backend("cnn").default_input()
+    assert spec.kind == "logmel" and spec.window == 3.0 and spec.hop == 1.5
+    with pytest.raises(GenreLabError, match="consumes logmel"):
+        get_backend("cnn")(InputSpec("features", "gtzan57", {}))
+
+
+def test_cnn_learns_and_reports(cnn_fitted, spec_sets):
+    model, events = cnn_fitted
+    Xv, yv = spec_sets[3], spec_sets[4]
+    proba = model.predict_proba(Xv)
+    assert proba.shape == (len(Xv), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert model.score(Xv, yv) > 0.6
+    assert len(model.history) == CNN_FAST["epochs"]
+    per_epoch = [e for e in events if e["epoch"] > 0]
+    assert [e["epoch"] for e in per_epoch] == list(range(1, CNN_FAST["epochs"] + 1))
+    keys = {"stage", "epoch", "epochs", "loss", "accuracy", "val_loss", "val_accuracy", "eta_s", "done", "total"}
+    assert keys <= set(per_epoch[-1]) and per_epoch[-1]["eta_s"] == 0
+    assert all(e["val_loss"] is not None for e in per_epoch)
+    assert model.n_parameters() > 0
+
+
+def test_cnn_save_load_identical_and_safe(cnn_fitted, spec_sets, tmp_path):
+    model, _ = cnn_fitted
+    Xv = spec_sets[3]
+    written = model.save(tmp_path / "c")
+    assert {p.name for p in written} == {"model.json", "model.keras", "scaler.json"}
+    again = load_model(tmp_path / "c")
+    np.testing.assert_allclose(again.predict_proba(Xv), model.predict_proba(Xv), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(again.predict(Xv), model.predict(Xv))
+    (tmp_path / "c" / "model.keras").write_bytes(b"PK\x03\x04 garbage")
+    with pytest.raises(RunError, match="model.keras: the network file is corrupt or unsafe"):
+        load_model(tmp_path / "c")
+    with pytest.raises(RunError, match="expects windows of shape \\(16, 24\\)"):
+        model.predict_proba(np.zeros((2, 16, 20), np.float32))
+
+
+def test_cnn_options_reproducible_and_cancellable(spec_sets):
+    X, y, g, Xv, yv = spec_sets
+    kw = dict(CNN_FAST, epochs=1, mixup=0.3, freq_mask=3, time_mask=4, kernel="musical", freq_aware=True,
+              head="gmp", convs_per_block=2)
+    a = get_backend("cnn")(SPEC, **kw).fit(X, y, X_valid=Xv, y_valid=yv)
+    b = get_backend("cnn")(SPEC, **kw).fit(X, y, X_valid=Xv, y_valid=yv)
+    np.testing.assert_allclose(a.predict_proba(Xv), b.predict_proba(Xv), rtol=0, atol=1e-6)
+    strip = lambda h: [{k: v for k, v in e.items() if k != "time_s"} for e in h]  # noqa: E731
+    assert strip(a.history) == strip(b.history)
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] >= 2
+
+    with pytest.raises(TrainingCancelled, match="cancelled during epoch 1"):
+        get_backend("cnn")(SPEC, **kw).fit(X, y, should_stop=stop)
+
+
+# ----------------------------------------------------------------------------- bagged cnn
+def test_cnn_bag_fit_members_save_load(spec_sets, tmp_path):
+    from genre_core.backends.ensemble import bootstrap_indices
+
+    X, y, g, Xv, yv = spec_sets
+    assert get_backend("ensemble") is get_backend("cnn_bag")
+    events = []
+    bag = get_backend("cnn_bag")(SPEC, n_members=2, **dict(CNN_FAST, epochs=4))
+    bag.fit(X, y, X_valid=Xv, y_valid=yv, groups=g, progress=events.append)
+    assert bag.bootstrap_used_ == "track" and len(bag.members_) == 2
+    members = bag.member_predict_proba(Xv)
+    assert members.shape == (2, len(Xv), 3)
+    assert not np.allclose(members[0], members[1])  # different bootstrap samples and seeds
+    np.testing.assert_allclose(bag.predict_proba(Xv), members.mean(axis=0), atol=1e-9)
+    assert bag.score(Xv, yv) > 0.6
+    assert [(e["member"], e["epoch"]) for e in events if e["epoch"] > 0] == \
+        [(m, e) for m in (1, 2) for e in range(1, 5)]
+    assert events[-1]["done"] == events[-1]["total"] == 8
+    assert [h["member"] for h in bag.history] == [1] * 4 + [2] * 4
+    written = bag.save(tmp_path / "bag")
+    assert {p.relative_to(tmp_path / "bag").as_posix() for p in written} >= {"members/0.keras", "members/1.keras"}
+    again = load_model(tmp_path / "bag")
+    np.testing.assert_allclose(again.member_predict_proba(Xv), members, atol=1e-6)
+    (tmp_path / "bag" / "members" / "1.keras").unlink()
+    with pytest.raises(RunError, match="members/1.keras: the model bag member 1 network .* is missing"):
+        load_model(tmp_path / "bag")
+    # bootstrap by track keeps whole tracks and every class
+    idx = bootstrap_indices(np.repeat([0, 1, 2], 30), rng=np.random.default_rng(0), groups=g)
+    picked = set(g[idx].tolist())
+    for track in picked:
+        assert np.sum(g[idx] == track) % 3 == 0  # a drawn track comes with all of its 3 windows
+    assert {t.split("/")[0] for t in picked} == set(CLASSES)
+
+
+# ----------------------------------------------------------------------------- soft voting
+def test_soft_voter_weights_and_order():
+    from genre_core.backends import SoftVoter
+
+    p_a = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])
+    p_b_own_order = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # columns gamma, beta, alpha
+    v = SoftVoter(["run-a", "run-b"], [CLASSES, ["gamma", "beta", "alpha"]])
+    np.testing.assert_allclose(v.combine([p_a, p_b_own_order]), [[0.8, 0.15, 0.05], [0.1, 0.1, 0.8]])
+    w = SoftVoter(["run-a", "run-b"], [CLASSES, ["gamma", "beta", "alpha"]], weights=[3, 1])
+    np.testing.assert_allclose(w.combine([p_a, p_b_own_order])[0], [0.7, 0.225, 0.075])
+    assert w.to_dict() == {"members": ["run-a", "run-b"], "weights": {"run-a": 0.75, "run-b": 0.25},
+                           "classes": CLASSES}
+    assert SoftVoter.from_dict(w.to_dict()).weights.tolist() == [0.75, 0.25]
+    # rows aligned by track id
+    out = v.combine([p_a, p_b_own_order[::-1]], track_ids=[["t1", "t2"], ["t2", "t1"]])
+    np.testing.assert_allclose(out[0], [0.8, 0.15, 0.05])
+    assert v.predict([p_a, p_b_own_order]).tolist() == ["alpha", "gamma"]
+    with pytest.raises(RunError, match="missing \\['t2'\\]"):
+        v.combine([p_a, p_a], track_ids=[["t1", "t2"], ["t1", "t3"]])
+    with pytest.raises(RunError, match="non-negative"):
+        SoftVoter(["a", "b"], [CLASSES, CLASSES], weights=[1, -1])
+
+
+def test_soft_voter_label_mismatch_names_labels():
+    from genre_core.backends import SoftVoter
+
+    with pytest.raises(RunError, match="run 'b' lacks gamma and has extra delta"):
+        SoftVoter(["a", "b"], [CLASSES, ["alpha", "beta", "delta"]])
+    with pytest.raises(RunError, match="distinct; repeated: a"):
+        SoftVoter(["a", "a"], [CLASSES, CLASSES])

@@ -223,8 +223,12 @@ def _json_param(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- helpers
-def n_threads() -> int:
-    """Threads a backend may use: ``GENRE_THREADS`` if set, else the CPU count."""
+def n_threads(default: int | None = None) -> int:
+    """Threads a backend may use: ``GENRE_THREADS`` if set, else ``default``, else the CPU count.
+
+    Small models (the MLP) pass ``default=1``: on a busy machine extra threads
+    of a tiny matrix product mostly wait for each other.
+    """
     env = os.environ.get("GENRE_THREADS", "").strip()
     if env:
         try:
@@ -233,6 +237,8 @@ def n_threads() -> int:
                 return n
         except ValueError:
             pass
+    if default is not None:
+        return max(1, int(default))
     return max(1, os.cpu_count() or 1)
 
 
@@ -427,22 +433,28 @@ class EpochReporter:
     The dict is ``{"stage": "training", "done": epoch, "total": epochs, "epoch",
     "epochs", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "eta_s"}``
     plus any ``extra`` keys (``member``/``members`` for bagged models). ETA is
-    the mean epoch time times the epochs left (an upper bound with early stopping).
+    the mean epoch time times the epochs left (an upper bound with early stopping)
+    plus ``eta_offset(seconds_per_epoch)`` (work after this fit, e.g. more bag
+    members). ``done``/``total`` count epochs overall: ``done_offset + epoch`` of
+    ``total`` (default ``epochs``).
     """
 
     def __init__(self, progress: ProgressFn | None, epochs: int, *, stage: str = "training",
-                 extra: Mapping | None = None, eta_offset: Callable[[float], float] | None = None):
+                 extra: Mapping | None = None, eta_offset: Callable[[float], float] | None = None,
+                 done_offset: int = 0, total: int | None = None):
         self.progress = progress
         self.epochs = int(epochs)
         self.stage = stage
         self.extra = dict(extra or {})
         self.eta_offset = eta_offset
+        self.done_offset = int(done_offset)
+        self.total = int(total) if total is not None else self.epochs
         self.t0 = time.perf_counter()
 
     def start(self) -> None:
         self.t0 = time.perf_counter()
         if self.progress is not None:
-            self.progress({"stage": self.stage, "done": 0, "total": self.epochs, "epoch": 0,
+            self.progress({"stage": self.stage, "done": self.done_offset, "total": self.total, "epoch": 0,
                            "epochs": self.epochs, "eta_s": None, **self.extra})
 
     def report(self, epoch: int, metrics: Mapping[str, Any]) -> dict:
@@ -451,8 +463,8 @@ class EpochReporter:
         eta = per_epoch * max(self.epochs - epoch, 0)
         if self.eta_offset is not None:
             eta += self.eta_offset(per_epoch)
-        msg = {"stage": self.stage, "done": int(epoch), "total": self.epochs, "epoch": int(epoch),
-               "epochs": self.epochs}
+        msg = {"stage": self.stage, "done": self.done_offset + int(epoch), "total": self.total,
+               "epoch": int(epoch), "epochs": self.epochs}
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
             msg[key] = finite_or_none(metrics.get(key))
         msg["eta_s"] = round(eta, 2)

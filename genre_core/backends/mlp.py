@@ -19,6 +19,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from pathlib import Path
@@ -49,10 +50,22 @@ _PREDICT_BATCH = 8192
 def _torch():
     import torch
 
-    want = n_threads()
-    if torch.get_num_threads() != want:
-        torch.set_num_threads(want)
     return torch
+
+
+@contextlib.contextmanager
+def _torch_threads():
+    """Run with ``n_threads(default=1)`` torch threads, restoring the caller's setting after."""
+    torch = _torch()
+    before = torch.get_num_threads()
+    want = n_threads(default=1)
+    if want != before:
+        torch.set_num_threads(want)
+    try:
+        yield torch
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def build_mlp(n_features: int, n_classes: int, hidden: tuple[int, ...], dropout: float):
@@ -116,6 +129,11 @@ class MLPModel(GenreModel):
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, *, X_valid=None, y_valid=None, classes=None, sample_weight=None,
             progress=None, should_stop=None, groups=None) -> "MLPModel":
+        with _torch_threads():
+            return self._fit(X, y, X_valid=X_valid, y_valid=y_valid, classes=classes,
+                             sample_weight=sample_weight, progress=progress, should_stop=should_stop)
+
+    def _fit(self, X, y, *, X_valid, y_valid, classes, sample_weight, progress, should_stop) -> "MLPModel":
         t_start = time.perf_counter()
         X, y_idx, Xv, yv_idx = self._prepare_fit(X, y, X_valid, y_valid, classes)
         X = X.reshape(len(X), -1)
@@ -209,13 +227,13 @@ class MLPModel(GenreModel):
             raise RunError("The mlp model has no weights; fit or load it first.")
         if len(X) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float64)
-        torch = _torch()
-        Xt = torch.from_numpy(self.scaler_.transform(X.reshape(len(X), -1)))
-        self._net.eval()
-        out = []
-        with torch.no_grad():
-            for s in range(0, len(Xt), _PREDICT_BATCH):
-                out.append(self._net(Xt[s:s + _PREDICT_BATCH]).numpy())
+        with _torch_threads() as torch:
+            Xt = torch.from_numpy(self.scaler_.transform(X.reshape(len(X), -1)))
+            self._net.eval()
+            out = []
+            with torch.no_grad():
+                for s in range(0, len(Xt), _PREDICT_BATCH):
+                    out.append(self._net(Xt[s:s + _PREDICT_BATCH]).numpy())
         return softmax(np.concatenate(out, axis=0))
 
     def n_parameters(self) -> int | None:

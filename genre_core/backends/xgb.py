@@ -1,0 +1,209 @@
+"""``xgb``: gradient-boosted trees (xgboost, ``hist``) on a feature vector per window.
+
+Multi-class soft-probability boosting with early stopping on the validation
+set's log loss (the kept model is the best round), class weights passed as
+sample weights, and a per-round history (``mlogloss`` -> ``loss``, ``1 - merror``
+-> ``accuracy``, same for ``val_*``) for the learning curves. Trees need no
+feature scaling, so none is stored.
+
+Saved files: ``model.json`` and ``booster.json`` (xgboost's own JSON model
+format; loading it runs no code).
+
+Example
+-------
+>>> from genre_core.backends import get_backend
+>>> xgb = get_backend("xgb")(n_estimators=300, max_depth=4, seed=0)   # default input: mfcc_stats on 3 s
+>>> xgb.fit(X, y, X_valid=Xv, y_valid=yv)                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RunError, TrainingCancelled
+from .base import (
+    EpochReporter,
+    GenreModel,
+    Param,
+    finite_or_none,
+    make_input_spec,
+    n_threads,
+    normalise_rows,
+    register_backend,
+    require_file,
+    seed_everything,
+    training_weights,
+)
+
+
+def _xgb():
+    import xgboost
+
+    return xgboost
+
+
+@register_backend
+class XGBModel(GenreModel):
+    """xgboost gradient boosting (hist) with early stopping on validation log loss."""
+
+    name = "xgb"
+    description = ("xgboost gradient-boosted trees (hist) on a feature vector per window (default: MFCC "
+                   "statistics on 3 s windows), early stopping on validation log loss, class weights.")
+    input_kinds = ("features",)
+    libraries = ("xgboost",)
+
+    @classmethod
+    def default_input(cls):
+        return make_input_spec("features", "mfcc_stats", {}, window=3.0, hop=None)
+
+    @classmethod
+    def param_specs(cls) -> list[Param]:
+        return [
+            Param("n_estimators", 600, int, "Maximum boosting rounds.", low=1, high=100000),
+            Param("learning_rate", 0.05, float, "Shrinkage per round (eta).", low=1e-4, high=1.0),
+            Param("max_depth", 6, int, "Maximum tree depth.", low=1, high=20),
+            Param("min_child_weight", 1.0, float, "Minimum summed weight in a leaf.", low=0.0, high=1000.0),
+            Param("subsample", 0.8, float, "Fraction of windows sampled per tree.", low=0.05, high=1.0),
+            Param("colsample_bytree", 0.8, float, "Fraction of features sampled per tree.", low=0.05, high=1.0),
+            Param("reg_lambda", 1.0, float, "L2 penalty on leaf weights.", low=0.0, high=1000.0, advanced=True),
+            Param("reg_alpha", 0.0, float, "L1 penalty on leaf weights.", low=0.0, high=1000.0, advanced=True),
+            Param("gamma", 0.0, float, "Minimum loss reduction to split.", low=0.0, high=100.0, advanced=True),
+            Param("max_bin", 256, int, "Histogram bins per feature.", low=2, high=4096, advanced=True),
+            Param("early_stopping", 40, int, "Stop after this many rounds without better validation log loss "
+                  "(0 = never).", low=0, high=100000),
+            Param("class_weight", "balanced", str, "Weight classes inversely to their frequency.",
+                  choices=["balanced", "none"]),
+            Param("seed", 0, int, "Random seed (row / column sampling).", low=0, high=2**31 - 1),
+        ]
+
+    def __init__(self, input_spec=None, **params):
+        super().__init__(input_spec, **params)
+        self._booster = None
+        self.best_iteration_: int | None = None
+
+    def _booster_params(self, n_classes: int) -> dict:
+        p = self.params
+        return {
+            "objective": "multi:softprob", "num_class": n_classes, "tree_method": "hist",
+            "eta": p["learning_rate"], "max_depth": p["max_depth"], "min_child_weight": p["min_child_weight"],
+            "subsample": p["subsample"], "colsample_bytree": p["colsample_bytree"], "lambda": p["reg_lambda"],
+            "alpha": p["reg_alpha"], "gamma": p["gamma"], "max_bin": p["max_bin"], "seed": p["seed"],
+            "nthread": n_threads(), "eval_metric": ["merror", "mlogloss"], "verbosity": 0,
+        }
+
+    def fit(self, X, y, *, X_valid=None, y_valid=None, classes=None, sample_weight=None,
+            progress=None, should_stop=None, groups=None) -> "XGBModel":
+        t0 = time.perf_counter()
+        X, y_idx, Xv, yv_idx = self._prepare_fit(X, y, X_valid, y_valid, classes)
+        p = self.params
+        n_classes = len(self.classes_)
+        w = training_weights(y_idx, n_classes, p["class_weight"], sample_weight)
+        xgb = _xgb()
+        seed_everything(p["seed"])
+        nthread = n_threads()
+        dtrain = xgb.DMatrix(X.reshape(len(X), -1), label=y_idx, weight=w, nthread=nthread)
+        evals = [(dtrain, "train")]
+        has_valid = Xv is not None
+        if has_valid:
+            evals.append((xgb.DMatrix(Xv.reshape(len(Xv), -1), label=yv_idx, nthread=nthread), "valid"))
+        reporter = EpochReporter(progress, p["n_estimators"])
+        history = self.history
+        flags = {"cancelled": False, "t": time.perf_counter()}
+
+        class Watch(xgb.callback.TrainingCallback):
+            def before_training(self, model):
+                reporter.start()
+                return model
+
+            def after_iteration(self, model, epoch, evals_log):
+                def last(data, metric):
+                    vals = evals_log.get(data, {}).get(metric)
+                    return finite_or_none(vals[-1]) if vals else None
+
+                merr, vmerr = last("train", "merror"), last("valid", "merror")
+                metrics = {"loss": last("train", "mlogloss"), "accuracy": None if merr is None else 1.0 - merr,
+                           "val_loss": last("valid", "mlogloss"),
+                           "val_accuracy": None if vmerr is None else 1.0 - vmerr, "lr": p["learning_rate"]}
+                now = time.perf_counter()
+                history.append({"epoch": epoch + 1, **metrics, "time_s": round(now - flags["t"], 4)})
+                flags["t"] = now
+                reporter.report(epoch + 1, metrics)
+                if should_stop is not None and should_stop():
+                    flags["cancelled"] = True
+                    return True
+                return False
+
+        callbacks = [Watch()]
+        if has_valid and p["early_stopping"] > 0:
+            callbacks.append(xgb.callback.EarlyStopping(rounds=p["early_stopping"], metric_name="mlogloss",
+                                                        data_name="valid", maximize=False, save_best=False))
+        booster = xgb.train(self._booster_params(n_classes), dtrain, num_boost_round=p["n_estimators"],
+                            evals=evals, verbose_eval=False, callbacks=callbacks)
+        if flags["cancelled"]:
+            raise TrainingCancelled(f"Training was cancelled after boosting round {len(history)} "
+                                    f"of {p['n_estimators']}.")
+        rounds = booster.num_boosted_rounds()
+        best = getattr(booster, "best_iteration", None) if has_valid and p["early_stopping"] > 0 else None
+        self.best_iteration_ = int(best) if best is not None else rounds - 1
+        self.best_epoch_ = self.best_iteration_ + 1
+        self._booster = booster
+        self.fit_time_s_ = round(time.perf_counter() - t0, 3)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        X = self._check_predict_input(X)
+        if self._booster is None:
+            raise RunError("The xgb model has no booster; fit or load it first.")
+        if len(X) == 0:
+            return np.zeros((0, len(self.classes_)), dtype=np.float64)
+        xgb = _xgb()
+        d = xgb.DMatrix(X.reshape(len(X), -1), nthread=n_threads())
+        proba = self._booster.predict(d, iteration_range=(0, self.best_iteration_ + 1))
+        return normalise_rows(np.asarray(proba).reshape(len(X), len(self.classes_)))
+
+    def n_parameters(self) -> int | None:
+        """Tree nodes in the kept rounds."""
+        if self._booster is None:
+            return None
+        dump = self._booster[: self.best_iteration_ + 1].get_dump()
+        return int(sum(tree.count("\n") for tree in dump))
+
+    def _manifest_state(self) -> dict:
+        return {"best_iteration": self.best_iteration_}
+
+    def _save_artifacts(self, folder: Path) -> list[Path]:
+        path = folder / "booster.json"
+        self._booster.save_model(str(path))
+        return [path]
+
+    def _load_artifacts(self, folder: Path, state: dict) -> None:
+        path = require_file(folder / "booster.json", "booster file (booster.json)")
+        xgb = _xgb()
+        try:
+            json.loads(path.read_text(encoding="utf-8"))  # xgboost's own parser is lenient; be strict first
+            booster = xgb.Booster(params={"nthread": n_threads()})
+            booster.load_model(str(path))
+        except (UnicodeDecodeError, json.JSONDecodeError, xgb.core.XGBoostError) as err:
+            msg = str(err).strip().splitlines()
+            raise RunError(f"{path}: the booster file is corrupt ({msg[0][:200] if msg else type(err).__name__}).") \
+                from None
+        n_features = int(np.prod(self.input_shape_)) if self.input_shape_ else -1
+        try:
+            cfg = json.loads(booster.save_config())
+            n_class = int(cfg["learner"]["learner_model_param"]["num_class"])
+        except (KeyError, ValueError, TypeError):
+            n_class = -1
+        if booster.num_features() != n_features or n_class != len(self.classes_):
+            raise RunError(f"{path}: the booster takes {booster.num_features()} features -> {n_class} classes, "
+                           f"but the manifest says {n_features} -> {len(self.classes_)}.")
+        best = state.get("best_iteration")
+        rounds = booster.num_boosted_rounds()
+        if not isinstance(best, int) or not 0 <= best < rounds:
+            raise RunError(f"{folder / 'model.json'}: best_iteration {best!r} is not within the booster's "
+                           f"{rounds} rounds.")
+        self.best_iteration_ = best
+        self._booster = booster
