@@ -7,7 +7,9 @@ A *dataset* is one of
   ``.DS_Store``, cover art), hidden files and deeper sub-folders are ignored
   (listed in :attr:`Dataset.details`);
 * **several such folders merged** (e.g. GTZAN's full tracks plus excerpts):
-  track ids must stay unique across them;
+  track ids must stay unique across them (a second file with an id already
+  seen, e.g. ``song.wav`` next to ``song.mp3``, is listed as unreadable with
+  reason ``duplicate_id``);
 * a **feature table CSV** such as the bundled ``data/features_30_sec.csv``:
   one row per track (or per segment, for tables like ``features_3_sec.csv``
   whose file names end in ``.<k>.wav``), a ``label`` column and feature
@@ -43,6 +45,7 @@ Example
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -282,7 +285,13 @@ def _probe_file(path: Path, min_duration: float) -> dict[str, Any]:
     ``duration``, ``sr``, ``channels``, ``frames``, ``sha1``, ``head`` (hash of
     the first decoded seconds, used to find duplicates across containers).
     """
-    from .audio import _declared_frames, audio_info
+    from .audio import audio_info
+
+    try:  # header-declared length of WAV/AU (libsndfile silently shortens cut files)
+        from .audio import _declared_frames
+    except ImportError:  # pragma: no cover - audio.py internals moved
+        def _declared_frames(head: bytes, fmt: str) -> int | None:
+            return None
     from .errors import AudioError
 
     out: dict[str, Any] = {"ok": False, "path": path}
@@ -298,14 +307,14 @@ def _probe_file(path: Path, min_duration: float) -> dict[str, Any]:
     except OSError as err:
         return {**out, "reason": "missing", "detail": f"{name} cannot be read ({err.strerror or err})."}
     frames, sr, channels = int(info.frames), int(info.sr), int(info.channels)
-    if frames <= 0 or sr <= 0:
-        return {**out, "reason": "empty", "detail": f"{name} contains no audio samples (header only)."}
     fmt = info.format.split("/", 1)[0]
     declared = _declared_frames(head_bytes, fmt)
-    if declared is not None and frames < declared - max(0.02 * declared, 0.05 * sr):
+    if sr > 0 and declared and frames < declared - max(0.02 * declared, 0.05 * sr):
         return {**out, "reason": "truncated",
                 "detail": f"{name} is truncated: it holds {frames / sr:.1f} s of the "
                           f"{declared / sr:.1f} s its header announces (the file was cut short)."}
+    if frames <= 0 or sr <= 0:
+        return {**out, "reason": "empty", "detail": f"{name} contains no audio samples (header only)."}
     duration = frames / sr
     if duration < min_duration:
         return {**out, "reason": "too_short",
@@ -313,28 +322,59 @@ def _probe_file(path: Path, min_duration: float) -> dict[str, Any]:
                           "of audio is needed."}
     head_n = min(frames, int(_PROBE_HEAD_SECONDS * sr))
     tail_n = min(frames, max(1, int(_PROBE_TAIL_SECONDS * sr)))
+    size = path.stat().st_size
     try:
-        with sf.SoundFile(str(path)) as fh:
-            head = fh.read(head_n, dtype="float32", always_2d=True)
-            if head.shape[0] == 0:
-                return {**out, "reason": "corrupt",
-                        "detail": f"{name} has a valid header but no decodable audio."}
-            if frames > head_n and fh.seekable():
-                fh.seek(frames - tail_n)
-                tail = fh.read(tail_n, dtype="float32", always_2d=True)
-                if tail.shape[0] == 0:
-                    return {**out, "reason": "truncated",
-                            "detail": f"{name} is truncated: its header announces {duration:.1f} s "
-                                      "but its end cannot be decoded."}
+        with open(path, "rb") as raw:
+            reader = _TrackedReader(raw, size)
+            with sf.SoundFile(reader) as fh:
+                head = fh.read(head_n, dtype="float32", always_2d=True)
+                if head.shape[0] == 0:
+                    return {**out, "reason": "corrupt",
+                            "detail": f"{name} has a valid header but no decodable audio."}
+                if frames > head_n and fh.seekable():
+                    fh.seek(frames - tail_n)
+                    tail = fh.read(tail_n, dtype="float32", always_2d=True)
+                    if tail.shape[0] == 0:
+                        raise RuntimeError("no samples at the announced end")
     except Exception as err:  # libsndfile raises LibsndfileError / RuntimeError
-        return {**out, "reason": "corrupt",
-                "detail": f"{name} is corrupt: decoding failed ({str(err).strip() or type(err).__name__})."}
+        why = str(err).strip() or type(err).__name__
+        if reader.max_pos >= size - 1024:  # the decoder ran out of bytes: cut short
+            return {**out, "reason": "truncated",
+                    "detail": f"{name} is truncated: its header announces {duration:.1f} s but the "
+                              f"decoder ran out of data ({why}); the file was probably cut short."}
+        return {**out, "reason": "corrupt", "detail": f"{name} is corrupt: decoding failed ({why})."}
     if not np.all(np.isfinite(head)):
         return {**out, "reason": "corrupt",
                 "detail": f"{name} contains invalid samples (NaN or infinity); the file is damaged."}
     head_hash = hashlib.sha1(np.ascontiguousarray(head).tobytes()).hexdigest()
     return {**out, "ok": True, "duration": duration, "sr": sr, "channels": channels,
             "frames": frames, "head": head_hash}
+
+
+class _TrackedReader(io.RawIOBase):
+    """Read-only file wrapper remembering how far the decoder read (cut file vs damaged file)."""
+
+    def __init__(self, raw, size: int):
+        self._raw = raw
+        self.size = size
+        self.max_pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = self._raw.readinto(b)
+        self.max_pos = max(self.max_pos, self._raw.tell())
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
 
 
 def _decoded_hash(path: Path) -> str | None:
@@ -457,7 +497,7 @@ def scan_folders(
     ------
     DatasetError
         A root is missing or not a folder, has no genre sub-folders, holds no
-        audio, or two files map to the same track id.
+        audio.
     """
     roots = [Path(r).expanduser() for r in roots]
     if not roots:
@@ -469,6 +509,7 @@ def scan_folders(
     empty_genres: list[str] = []
     artists: dict[str, str] = {}
     nested_dirs: list[Path] = []
+    id_clashes: list[tuple[str, str]] = []
     for root in roots:
         if not root.exists():
             raise DatasetError(f"Dataset folder {root} does not exist.")
@@ -503,11 +544,11 @@ def scan_folders(
                     continue
                 tid = track_id_for(label, p.name)
                 if tid in seen:
-                    raise DatasetError(
-                        f"Two files map to track id {tid!r}: {seen[tid]} and {p}. Track ids are "
-                        "'<genre>/<file name without extension>' and must be unique; rename or "
-                        "remove one of them."
-                    )
+                    id_clashes.append((str(p), (
+                        f"duplicate_id: {p.name} has the same track id {tid!r} as {seen[tid]}, which is "
+                        "used instead (track ids are '<genre>/<file name without extension>'; rename "
+                        "or remove one of them).")))
+                    continue
                 seen[tid] = p
                 files.append((tid, label, p))
                 n_genre += 1
@@ -537,9 +578,12 @@ def scan_folders(
         _progress(progress, stage="scanning", done=total, total=total)
 
     tracks: list[Track] = []
-    unreadable: list[tuple[str, str]] = []
+    unreadable: list[tuple[str, str]] = list(id_clashes)
     ok_probes: list[tuple[str, dict]] = []
     bad_by_genre: dict[str, int] = {}
+    for path, _ in id_clashes:
+        genre = Path(path).parent.name
+        bad_by_genre[genre] = bad_by_genre.get(genre, 0) + 1
     for (tid, label, path), pr in zip(files, probes):
         if not pr["ok"]:
             unreadable.append((str(path), f"{pr['reason']}: {pr['detail']}"))
