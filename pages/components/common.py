@@ -1,0 +1,503 @@
+"""What every genre-lab page shares: setup, the error boundary, locations, runs.
+
+A page reads like a storyboard::
+
+    from pages.components.common import run_page, setup_page
+
+    def main():
+        setup_page("Predict")
+        ...
+
+    run_page(main)
+
+* :func:`setup_page` -- page config, the data/models locations chosen on Home
+  (applied to this process), a sidebar note of where things live.
+* :func:`run_page` -- the error boundary: a
+  :class:`~genre_core.errors.GenreLabError` becomes ``st.error`` with what to
+  do; any other exception becomes ``st.error("Unexpected error: ...")`` (class
+  and message); the traceback is shown only when ``GENRE_DEBUG=1``.
+* :func:`load_run_cached` -- loaded runs (models in memory) kept with
+  ``st.cache_resource``, keyed by the run folder and its ``run.json`` mtime, so
+  a retrained run of the same name is reloaded.
+* Locations: ``GENRE_DATA_DIR`` / ``GENRE_MODELS_DIR`` (see
+  :mod:`genre_core.config`), or the setting on Home (kept in
+  ``st.session_state`` and re-applied to the environment at the start of every
+  page run, because genre_core reads its locations from the environment).
+* Tables for listings (:func:`leaderboard_frame`, :func:`flagged_runs_frame`,
+  :func:`discover_datasets`) are pure pandas / filesystem functions.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+import streamlit as st
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:  # pragma: no cover - streamlit run Home.py already has it
+    sys.path.insert(0, str(REPO_ROOT))
+
+from genre_core import config  # noqa: E402
+from genre_core.errors import AudioError, DatasetError, GenreLabError, RunError, TrainingCancelled  # noqa: E402
+
+APP_NAME = "genre-lab"
+#: Environment variable per configurable location.
+LOCATION_ENV = {"data": "GENRE_DATA_DIR", "models": "GENRE_MODELS_DIR"}
+_STATE_KEY = "genre_lab_locations"          # {"data": str | None, "models": str | None}
+_STATE_BEFORE = "genre_lab_locations_env"   # env values before this session overrode them
+_ENV_LOCK = threading.Lock()
+
+#: The pages of the app, in menu order: (file relative to the repo root, label, icon).
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("Home.py", "Home", ":material/home:"),
+    ("pages/1_Predict.py", "Predict: classify a song", ":material/graphic_eq:"),
+    ("pages/2_Train.py", "Train a model", ":material/model_training:"),
+    ("pages/3_Compare.py", "Compare runs", ":material/leaderboard:"),
+    ("pages/4_Explore.py", "Explore a dataset", ":material/query_stats:"),
+)
+
+
+def debug_mode() -> bool:
+    """``GENRE_DEBUG=1`` shows tracebacks of unexpected errors (never in normal use)."""
+    return os.environ.get("GENRE_DEBUG", "").strip() not in ("", "0", "false", "no")
+
+
+# --------------------------------------------------------------------------- page setup
+
+
+def setup_page(title: str, icon: str = ":material/graphic_eq:", *, layout: str = "wide") -> None:
+    """Configure the page and apply the session's location settings.
+
+    Call first in every page's ``main()``.
+    """
+    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout=layout)
+    apply_location_settings()
+    with st.sidebar:
+        st.caption(
+            f"Models: `{_short(config.models_dir())}`  \nData: `{_short(config.data_dir())}`  \n"
+            "Change these on the Home page."
+        )
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT)) + "/"
+    except ValueError:
+        return str(path)
+
+
+def page_links(*, exclude: Iterable[str] = ()) -> None:
+    """``st.page_link`` to every page that exists in this checkout."""
+    skip = set(exclude)
+    for rel, label, icon in PAGES:
+        if rel in skip or not (REPO_ROOT / rel).is_file():
+            continue
+        st.page_link(rel, label=label, icon=icon)
+
+
+# --------------------------------------------------------------------------- errors
+
+_AUDIO_ADVICE = {
+    "empty": "The file has no content. Choose it again; if it is still empty, export or download it again.",
+    "not_audio": "Upload an audio file: WAV, MP3, OGG/Vorbis, Opus, FLAC or AU.",
+    "unsupported": "Convert it to WAV, FLAC or MP3 (for example `ffmpeg -i song.m4a song.wav`) and upload that.",
+    "corrupt": "The file is damaged. Export or download it again, or try another copy.",
+    "truncated": "The file is cut short (an interrupted download or copy). Get the complete file and upload it again.",
+    "silent": "Upload a recording with audible sound; check that the right file and channel were exported.",
+    "too_short": f"Upload at least {config.MIN_DURATION:g} s of audio (ideally 30 s or more).",
+    "too_long": f"Only the first {config.MAX_DURATION / 60:g} minutes can be analysed; trim the file.",
+    "missing": "Check the path and that the file still exists.",
+}
+
+
+def advice_for(err: BaseException) -> str:
+    """What the person can do about ``err`` (one sentence)."""
+    if isinstance(err, AudioError):
+        return _AUDIO_ADVICE.get(err.reason, "Try another file.")
+    if isinstance(err, TrainingCancelled):
+        return "Start training again when you are ready."
+    if isinstance(err, RunError):
+        return "Pick another run, or retrain this one on the Train page (or delete its folder)."
+    if isinstance(err, DatasetError):
+        return "Check the dataset: one sub-folder per genre with audio files, a feature-table CSV, or 'synthetic'."
+    if isinstance(err, GenreLabError):
+        return "Check the input and try again."
+    return "This is a bug in genre-lab; please report it with the steps that led here."
+
+
+def show_error(err: BaseException, *, context: str | None = None) -> None:
+    """Show ``err`` with ``st.error`` and what to do; never a traceback (unless ``GENRE_DEBUG=1``)."""
+    lead = f"{context}: " if context else ""
+    if isinstance(err, GenreLabError):
+        text = err.detail if isinstance(err, AudioError) else str(err)
+        if isinstance(err, AudioError):
+            text = f"**{err.source}**: {text}"
+        st.error(f"{lead}{text}\n\n**What to do:** {advice_for(err)}", icon=":material/error:")
+    else:
+        st.error(
+            f"{lead}Unexpected error: {type(err).__name__}: {err}\n\n**What to do:** {advice_for(err)}",
+            icon=":material/bug_report:",
+        )
+    if debug_mode():
+        with st.expander("Details (GENRE_DEBUG)"):
+            st.code("".join(traceback.format_exception(type(err), err, err.__traceback__)))
+
+
+def run_page(main: Callable[[], Any]) -> None:
+    """Run a page's ``main()`` behind the error boundary (Streamlit's own rerun/stop pass through)."""
+    try:
+        main()
+    except Exception as err:  # noqa: BLE001 - the boundary: nothing reaches the user as a traceback
+        show_error(err)
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def apply_location_settings() -> None:
+    """Apply this session's data/models folders (set on Home) to the environment genre_core reads."""
+    chosen = st.session_state.get(_STATE_KEY) or {}
+    with _ENV_LOCK:
+        for kind, var in LOCATION_ENV.items():
+            value = chosen.get(kind)
+            if value:
+                os.environ[var] = value
+
+
+def set_location(kind: str, path: str | os.PathLike | None) -> Path | None:
+    """Point ``kind`` (``"data"`` or ``"models"``) at ``path`` for this session; ``None`` restores the default.
+
+    Raises
+    ------
+    GenreLabError
+        The folder does not exist (data) or cannot be created (models).
+    """
+    var = LOCATION_ENV[kind]
+    chosen = dict(st.session_state.get(_STATE_KEY) or {})
+    before = dict(st.session_state.get(_STATE_BEFORE) or {})
+    if path is None or not str(path).strip():
+        with _ENV_LOCK:
+            if kind in before:
+                old = before.pop(kind)
+                if old is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = old
+        chosen.pop(kind, None)
+        st.session_state[_STATE_KEY] = chosen
+        st.session_state[_STATE_BEFORE] = before
+        return None
+    p = Path(str(path).strip()).expanduser()
+    if not p.is_absolute():
+        p = (REPO_ROOT / p).resolve()
+    if kind == "data" and not p.is_dir():
+        raise DatasetError(f"The data folder {p} does not exist; give an existing folder.")
+    if kind == "models":
+        if p.exists() and not p.is_dir():
+            raise RunError(f"The models location {p} is a file, not a folder.")
+        if not p.exists() and not p.parent.is_dir():
+            raise RunError(f"The models folder {p} cannot be created: {p.parent} does not exist.")
+    with _ENV_LOCK:
+        if kind not in before:
+            before[kind] = os.environ.get(var)
+        os.environ[var] = str(p)
+    chosen[kind] = str(p)
+    st.session_state[_STATE_KEY] = chosen
+    st.session_state[_STATE_BEFORE] = before
+    return p
+
+
+def location_source(kind: str) -> str:
+    """``"this session"``, ``"$GENRE_..."`` or ``"default"``: where the current folder comes from."""
+    if (st.session_state.get(_STATE_KEY) or {}).get(kind):
+        return "set on this page"
+    var = LOCATION_ENV[kind]
+    return f"${var}" if os.environ.get(var) else "default"
+
+
+def location_settings_ui() -> None:
+    """Two text fields (data folder, models folder) with Apply / Reset, shown on Home."""
+    current = {"data": config.data_dir(), "models": config.models_dir()}
+    with st.form("locations"):
+        st.caption(
+            "genre-lab reads datasets from the data folder and keeps runs under the models folder "
+            "(`shipped/` committed with the repo, `user/` for your own). The environment variables "
+            "`GENRE_DATA_DIR` and `GENRE_MODELS_DIR` set them at launch; a value here overrides them for "
+            "this app process until you reset it."
+        )
+        data = st.text_input(f"Data folder ({location_source('data')})", value=str(current["data"]))
+        models = st.text_input(f"Models folder ({location_source('models')})", value=str(current["models"]))
+        c1, c2 = st.columns(2)
+        apply = c1.form_submit_button("Apply", type="primary")
+        reset = c2.form_submit_button("Reset to defaults")
+    if apply:
+        for kind, value in (("data", data), ("models", models)):
+            if Path(value).expanduser() != current[kind]:
+                set_location(kind, value)
+        st.rerun()
+    if reset:
+        set_location("data", None)
+        set_location("models", None)
+        st.rerun()
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def list_runs_safe() -> list:
+    """Every run in the registry (``genre_core.runs.list_runs``), newest first."""
+    from genre_core import runs
+
+    return runs.list_runs()
+
+
+def complete_runs(all_runs: Iterable | None = None) -> list:
+    """The complete runs, shipped first, then user runs newest first."""
+    items = list(all_runs) if all_runs is not None else list_runs_safe()
+    done = [r for r in items if r.status == "complete"]
+    return [r for r in done if r.location == "shipped"] + [r for r in done if r.location != "shipped"]
+
+
+def default_run_ids(runs: Iterable, *, fallback_max: int = 6) -> list[str]:
+    """All shipped complete runs; without any, the ``fallback_max`` newest complete runs."""
+    done = complete_runs(runs)
+    shipped = [r.id for r in done if r.location == "shipped"]
+    if shipped:
+        return shipped
+    return [r.id for r in done[:fallback_max]]
+
+
+def run_key(run_or_ref) -> tuple[str, int]:
+    """``(absolute folder, run.json mtime_ns)``: identifies one version of a run."""
+    from genre_core import runs
+
+    path = Path(run_or_ref.path) if hasattr(run_or_ref, "path") else runs.resolve_run(run_or_ref)
+    path = path.resolve()
+    try:
+        mtime = (path / runs.RUN_FILE).stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return str(path), int(mtime)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _load_run_resource(path: str, mtime_ns: int):  # noqa: ARG001 - mtime is part of the cache key
+    from genre_core import runs
+
+    return runs.load_run(path)
+
+
+def load_run_cached(run_or_ref):
+    """A verified, loaded run, kept in memory across reruns and sessions.
+
+    Keyed by the run folder and its ``run.json`` mtime, so retraining a run of
+    the same name loads the new one. Raises :class:`~genre_core.errors.RunError`
+    (never cached) when the run cannot be used.
+    """
+    path, mtime = run_key(run_or_ref)
+    return _load_run_resource(path, mtime)
+
+
+def run_label(run) -> str:
+    """``shipped/mlp-gtzan · mlp on features_30_sec.csv · 71% track acc.``"""
+    h = run.headline()
+    acc = h.get("track_accuracy")
+    bits = [run.id, f"{h.get('backend') or '?'} on {h.get('dataset') or '?'}"]
+    if acc is not None:
+        bits.append(f"{acc:.0%} track acc.")
+    return " · ".join(bits)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return ""
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def fmt_seconds(s: float | None) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    if s is None:
+        return ""
+    s = float(s)
+    if s < 60:
+        return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(round(s % 60)):02d} s"
+    return f"{int(s // 3600)} h {int(round((s % 3600) / 60)):02d} min"
+
+
+def fmt_clock(s: float) -> str:
+    """``m:ss.s`` for positions in a track."""
+    s = max(0.0, float(s))
+    return f"{int(s // 60)}:{s % 60:04.1f}"
+
+
+def leaderboard_frame(runs: Iterable) -> pd.DataFrame:
+    """One row per complete run: the figures from ``Run.headline()`` and ``run.json``.
+
+    Columns: ``run, where, backend, data, split, evaluated on, tracks, track acc.,
+    95% CI low, 95% CI high, balanced acc., segment acc., training time (s), size (MB), created``.
+    Sorted by data, then track accuracy (best first). Accuracies are fractions.
+    """
+    rows = []
+    for r in runs:
+        if r.status != "complete":
+            continue
+        h = r.headline()
+        ci = h.get("track_accuracy_ci") or [None, None]
+        timings = r.info.get("timings") or {}
+        size = h.get("size_bytes")
+        rows.append({
+            "run": r.id,
+            "where": r.location,
+            "backend": h.get("backend"),
+            "data": h.get("dataset"),
+            "split": h.get("split"),
+            "evaluated on": h.get("evaluated_on"),
+            "tracks": h.get("n_tracks"),
+            "track acc.": h.get("track_accuracy"),
+            "95% CI low": ci[0] if len(ci) > 0 else None,
+            "95% CI high": ci[1] if len(ci) > 1 else None,
+            "balanced acc.": h.get("balanced_accuracy"),
+            "segment acc.": h.get("segment_accuracy"),
+            "training time (s)": timings.get("training_s"),
+            "size (MB)": None if size is None else size / 1e6,
+            "created": h.get("created"),
+        })
+    cols = ["run", "where", "backend", "data", "split", "evaluated on", "tracks", "track acc.", "95% CI low",
+            "95% CI high", "balanced acc.", "segment acc.", "training time (s)", "size (MB)", "created"]
+    df = pd.DataFrame(rows, columns=cols)
+    if len(df):
+        df = df.sort_values(["data", "track acc."], ascending=[True, False], na_position="last", kind="stable")
+    return df.reset_index(drop=True)
+
+
+def flagged_runs_frame(runs: Iterable) -> pd.DataFrame:
+    """Runs that cannot be used (failed, cancelled, crashed, invalid) or are still training."""
+    rows = []
+    for r in runs:
+        if r.status == "complete":
+            continue
+        h = r.headline()
+        what = {
+            "running": "still training",
+            "crashed": "the training process died; delete it or train again",
+            "failed": "training failed",
+            "cancelled": "training was stopped",
+            "invalid": "the folder is not a readable run",
+        }.get(r.status, r.status)
+        rows.append({
+            "run": r.id,
+            "status": r.status,
+            "what it means": what,
+            "backend": h.get("backend"),
+            "data": h.get("dataset"),
+            "stage": h.get("stage"),
+            "error": h.get("error"),
+            "created": h.get("created"),
+        })
+    return pd.DataFrame(rows, columns=["run", "status", "what it means", "backend", "data", "stage", "error",
+                                       "created"])
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _has_genre_folders(root: Path, exts: tuple[str, ...], *, max_files: int = 2000) -> tuple[int, int]:
+    """(genre folders with audio, audio files seen) directly under ``root`` (cheap: no decoding)."""
+    genres = files = 0
+    try:
+        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return 0, 0
+    for d in subdirs:
+        try:
+            n = sum(1 for f in d.iterdir() if f.is_file() and f.suffix.lower() in exts)
+        except OSError:
+            n = 0
+        if n:
+            genres += 1
+            files += n
+        if files > max_files:
+            break
+    return genres, files
+
+
+def discover_datasets() -> list[dict]:
+    """What data genre-lab can see, without decoding anything.
+
+    Returns dicts ``{"name", "kind", "path", "tracks", "genres", "note"}`` for
+    the bundled feature table, the CSV tables and genre folders in the data
+    folder (and one level below it), the GTZAN development audio when present,
+    and the synthetic demo dataset (always available).
+    """
+    from genre_core.audio import SUPPORTED_EXTENSIONS
+    from genre_core.synthetic import SYNTHETIC_GENRES
+
+    out: list[dict] = []
+    seen: set[Path] = set()
+    table = config.default_feature_table()
+
+    def add_table(path: Path, note: str) -> None:
+        rp = path.resolve()
+        if rp in seen:
+            return
+        seen.add(rp)
+        try:
+            df = pd.read_csv(path, usecols=lambda c: c in ("filename", "label"))
+            tracks = len(df)
+            genres = int(df["label"].nunique()) if "label" in df else None
+        except Exception:  # noqa: BLE001 - listed with a note, opened properly elsewhere
+            tracks = genres = None
+            note = "not a readable feature table"
+        out.append({"name": path.name, "kind": "feature table", "path": str(path), "tracks": tracks,
+                    "genres": genres, "note": note})
+
+    def add_folder(path: Path, note: str) -> None:
+        rp = path.resolve()
+        if rp in seen:
+            return
+        genres, files = _has_genre_folders(path, SUPPORTED_EXTENSIONS)
+        if genres:
+            seen.add(rp)
+            out.append({"name": path.name, "kind": "audio folder", "path": str(path), "tracks": files,
+                        "genres": genres, "note": note})
+
+    if table.is_file():
+        add_table(table, "bundled: GTZAN's public 30 s feature table")
+    data = config.data_dir()
+    if data.is_dir():
+        for csv in sorted(data.glob("*.csv")):
+            add_table(csv, "in the data folder")
+        add_folder(data, "the data folder itself")
+        for sub in sorted(p for p in data.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            add_folder(sub, "in the data folder")
+    gtzan = config.gtzan_dir() / "audio"
+    if gtzan.is_dir():
+        add_folder(gtzan, "GTZAN development audio (GENRE_GTZAN_DIR)")
+    out.append({"name": "synthetic", "kind": "synthetic", "path": "synthetic", "tracks": None,
+                "genres": len(SYNTHETIC_GENRES),
+                "note": "made on the fly: " + ", ".join(SYNTHETIC_GENRES) + " (not real music)"})
+    return out
+
+
+__all__ = [
+    "APP_NAME", "LOCATION_ENV", "PAGES", "REPO_ROOT", "advice_for", "apply_location_settings", "complete_runs",
+    "debug_mode", "default_run_ids", "discover_datasets", "flagged_runs_frame", "fmt_bytes", "fmt_clock",
+    "fmt_seconds", "leaderboard_frame", "list_runs_safe", "load_run_cached", "location_settings_ui",
+    "location_source", "page_links", "run_key", "run_label", "run_page", "set_location", "setup_page", "show_error",
+]
