@@ -11,15 +11,19 @@ see the same scale)::
     image = (S_db - DB_CENTER) / DB_SCALE        # DB_CENTER = -15 dB, DB_SCALE = 20 dB
 
 ``mel_power`` is ``librosa.feature.melspectrogram`` of the signal (power 2, hann
-window, centred with zero padding, Slaney mel filters). The constants were
+window, centred with zero padding, Slaney mel filters), computed here with a
+float32 FFT (librosa's STFT works in float64): the images agree with the
+float64 recipe to ~1e-6 on average and within 0.002 (0.04 dB) in the quietest
+bands, far below anything a model can see. The constants were
 chosen from GTZAN (log-mel mean about -14 dB, standard deviation about 19 dB),
 so typical music lands roughly in [-3, 2.5]; digital silence maps to
 ``(-100 + 15) / 20 = -4.25``. Because the map is affine and fixed, a gain change
 of ``g`` dB shifts every value by exactly ``g / 20``.
 
 :func:`log_melspectrogram_batch` does the same for many equal-length windows at
-once (one STFT call, one matrix product per window), which is how whole datasets
-are converted (several hundred times real time on one core).
+once, which is how whole datasets are converted (well over a thousand times
+real time on one core, about twice plain librosa; see
+``scripts/benchmark_features.py``).
 
 Examples
 --------
@@ -37,6 +41,7 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
+import scipy.fft
 
 from .errors import AudioError
 
@@ -54,10 +59,18 @@ AMIN = 1e-10
 
 
 @lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
+def _mel_basis_T(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Transposed Slaney mel filter bank, (1 + n_fft // 2, n_mels) float32, C-contiguous."""
+    basis = np.ascontiguousarray(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).T, dtype=np.float32)
     basis.setflags(write=False)
     return basis
+
+
+@lru_cache(maxsize=16)
+def _window(n_fft: int) -> np.ndarray:
+    w = librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+    w.setflags(write=False)
+    return w
 
 
 def n_frames(n_samples: int, hop_length: int = 512) -> int:
@@ -94,23 +107,23 @@ def denormalise(image: np.ndarray) -> np.ndarray:
     return np.asarray(image, dtype=np.float32) * np.float32(DB_SCALE) + np.float32(DB_CENTER)
 
 
-def _power_to_image(power: np.ndarray, sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """(..., 1 + n_fft//2, t) power spectrogram(s) -> normalised log-mel image(s)."""
-    basis = _mel_basis(int(sr), int(n_fft), int(n_mels))
-    mel = np.matmul(basis, power)  # (..., n_mels, t)
+def _power_to_image(powerT: np.ndarray, sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """(frames, 1 + n_fft//2) power spectrogram -> normalised (n_mels, frames) log-mel image."""
+    mel = powerT @ _mel_basis_T(int(sr), int(n_fft), int(n_mels))  # (frames, n_mels)
     np.maximum(mel, np.float32(AMIN), out=mel)
     np.log10(mel, out=mel)
     # 10 * log10(mel) then the affine map, folded: (10 * L - C) / D
     mel *= np.float32(10.0 / DB_SCALE)
     mel -= np.float32(DB_CENTER / DB_SCALE)
-    return mel
+    return mel.T
 
 
-def _stft_power(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
-    D = librosa.stft(y, n_fft=n_fft, hop_length=hop_length)
-    power = np.empty(D.shape, dtype=np.float32)
-    np.multiply(D.real, D.real, out=power)
-    power += D.imag * D.imag
+def _stft_powerT(padded: np.ndarray, n_fft: int, hop_length: int, frames: int) -> np.ndarray:
+    """|rfft(hann * frame)|**2 of the ``frames`` frames of a padded 1-d signal -> (frames, bins) float32."""
+    fr = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:frames]
+    F = scipy.fft.rfft(fr * _window(n_fft), axis=-1)
+    power = np.square(F.real)
+    power += np.square(F.imag)
     return power
 
 
@@ -144,7 +157,7 @@ def log_melspectrogram(y: np.ndarray | None, sr: int = 22050, *, n_fft: int = 20
         Number of mel bands (128).
     S : np.ndarray, shape (1 + n_fft // 2, frames), optional
         A precomputed *power* spectrogram ``|librosa.stft(y)|**2`` to reuse
-        (as in ``librosa.feature.melspectrogram(S=...)``).
+        (as in ``librosa.feature.melspectrogram(S=...)``); ``y`` is then ignored.
 
     Returns
     -------
@@ -167,15 +180,14 @@ def log_melspectrogram(y: np.ndarray | None, sr: int = 22050, *, n_fft: int = 20
             raise AudioError("<spectrogram>", "unsupported",
                              f"S must be a power spectrogram of shape ({1 + n_fft // 2}, frames), "
                              f"got {S.shape}.")
-        return _power_to_image(S, sr, n_fft, n_mels)
+        return np.ascontiguousarray(_power_to_image(np.ascontiguousarray(S.T), sr, n_fft, n_mels))
     y = _check(y, "log_melspectrogram", 1)
     return log_melspectrogram_batch(y[None, :], sr, n_fft=n_fft, hop_length=hop_length,
                                     n_mels=n_mels)[0]
 
 
 def log_melspectrogram_batch(windows: np.ndarray, sr: int = 22050, *, n_fft: int = 2048,
-                             hop_length: int = 512, n_mels: int = 128,
-                             chunk: int = 16) -> np.ndarray:
+                             hop_length: int = 512, n_mels: int = 128) -> np.ndarray:
     """Normalised log-mel spectrograms of many equal-length windows at once.
 
     Parameters
@@ -184,13 +196,12 @@ def log_melspectrogram_batch(windows: np.ndarray, sr: int = 22050, *, n_fft: int
         e.g. ``Segments.audio``.
     sr, n_fft, hop_length, n_mels
         As in :func:`log_melspectrogram`.
-    chunk : int
-        Windows transformed per STFT call (bounds temporary memory).
 
     Returns
     -------
     np.ndarray, shape (n_windows, n_mels, frames), float32
-        Row ``i`` equals ``log_melspectrogram(windows[i], sr)``.
+        Row ``i`` equals ``log_melspectrogram(windows[i], sr)`` exactly (each
+        window goes through the same operations; no statistics are shared).
 
     Examples
     --------
@@ -204,10 +215,11 @@ def log_melspectrogram_batch(windows: np.ndarray, sr: int = 22050, *, n_fft: int
     """
     windows = _check(windows, "log_melspectrogram_batch", 2)
     n, length = windows.shape
-    out = np.empty((n, n_mels, n_frames(length, hop_length)), dtype=np.float32)
-    for start in range(0, n, max(1, int(chunk))):
-        block = windows[start:start + chunk]
-        power = _stft_power(block, n_fft, hop_length)
-        for i in range(block.shape[0]):
-            out[start + i] = _power_to_image(power[i], sr, n_fft, n_mels)
+    n_fft, hop_length, n_mels = int(n_fft), int(hop_length), int(n_mels)
+    frames = n_frames(length, hop_length)
+    out = np.empty((n, n_mels, frames), dtype=np.float32)
+    padded = np.zeros(length + 2 * (n_fft // 2), dtype=np.float32)  # centred frames, zero padding
+    for i in range(n):
+        padded[n_fft // 2:n_fft // 2 + length] = windows[i]
+        out[i] = _power_to_image(_stft_powerT(padded, n_fft, hop_length, frames), sr, n_fft, n_mels)
     return out
