@@ -1,0 +1,255 @@
+"""Run the original musicnn extractor, and compare genre-lab's re-implementation with it.
+
+The original (``musicnn==0.1.0``) cannot live in the project venv: it needs
+``tf-keras`` with ``TF_USE_LEGACY_KERAS=1`` and switches TensorFlow to graph
+mode for the whole process, which breaks Keras 3. So it runs in its own venv,
+in a subprocess, through this file's ``extract`` command; ``compare`` and
+``fixture`` run in the project venv and call ``extract`` for the numbers.
+
+Reference venv (outside the project; a few minutes, online)::
+
+    python3 -m venv /tmp/musicnn-ref
+    /tmp/musicnn-ref/bin/pip install tensorflow-cpu==2.21.0 librosa==0.11.0 soundfile==0.14.0
+    /tmp/musicnn-ref/bin/pip install --no-deps musicnn==0.1.0 tf-keras==2.21.0
+
+Commands::
+
+    # in the reference venv: per-patch outputs of musicnn.extractor.extractor -> .npz
+    /tmp/musicnn-ref/bin/python scripts/musicnn_reference.py extract --model MSD_musicnn \
+        --preprocess float32 --out /tmp/ref.npz a.ogg b.ogg
+    # in the project venv: max differences on real GTZAN clips (runs `extract` itself)
+    .venv/bin/python scripts/musicnn_reference.py compare --ref-python /tmp/musicnn-ref/bin/python
+    # in the project venv: regenerate tests/fixtures/musicnn_expected.npz
+    .venv/bin/python scripts/musicnn_reference.py fixture --ref-python /tmp/musicnn-ref/bin/python
+
+``--preprocess`` picks the reference's log-mel arithmetic (the network is always the original's):
+
+* ``stock``: as shipped. Under NumPy 2 ``10000 * mel.astype(float16)`` stays
+  float16 and overflows to ``inf`` for mel values above 6.55, so most real
+  music gets corrupted input (the script reports how many patches).
+* ``legacy``: what it computed under the NumPy 1.x it was written for: mel
+  rounded to float16, then float32 arithmetic (value-based casting).
+* ``float32``: no float16 rounding at all; genre-lab's preprocessing.
+
+genre-lab is compared with ``float32`` directly and with ``legacy`` by applying
+the same float16 rounding to its own mel spectrogram, so both the network and
+the preprocessing are checked against the original code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OUTPUT_KEYS = ("taggram", "penultimate", "mean_pool", "max_pool")
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "musicnn_expected.npz"
+
+
+# ------------------------------------------------------------------------------------------------
+# extract: runs inside the reference venv only (imports musicnn, never genre_core)
+def _extract(args) -> int:
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import librosa
+    import tensorflow as tf
+    from musicnn import configuration as config
+    from musicnn import extractor as ext
+
+    restore_state: dict = {}
+    original_restore = tf.compat.v1.train.Saver.restore
+
+    def checked_restore(self, sess, save_path):
+        # musicnn swallows restore failures with a bare except; record success explicitly.
+        try:
+            result = original_restore(self, sess, save_path)
+        except Exception as exc:  # noqa: BLE001 - re-raised after recording
+            restore_state["error"] = repr(exc)
+            raise
+        restore_state["ok"] = True
+        return result
+
+    tf.compat.v1.train.Saver.restore = checked_restore
+
+    captured: dict = {}
+    original_batch_data = ext.batch_data
+
+    def batch_data(audio_file, n_frames, overlap):
+        if args.preprocess == "stock":
+            batch, rep = original_batch_data(audio_file, n_frames, overlap)
+        else:  # musicnn.extractor.batch_data with the float16 step made explicit
+            audio, sr = librosa.load(audio_file, sr=config.SR)
+            rep = librosa.feature.melspectrogram(
+                y=audio, sr=sr, hop_length=config.FFT_HOP, n_fft=config.FFT_SIZE, n_mels=config.N_MELS
+            ).T
+            if args.preprocess == "legacy":
+                rep = rep.astype(np.float16).astype(np.float32)
+            rep = np.log10(10000 * rep.astype(np.float32) + 1)
+            last = rep.shape[0] - n_frames + 1
+            batch = np.stack([rep[t : t + n_frames] for t in range(0, last, overlap)])
+        captured["batch"] = np.asarray(batch, dtype=np.float32)
+        return batch, rep
+
+    ext.batch_data = batch_data
+    # One session run per file. With the shipped BATCH_SIZE = 1 the extractor's loop stores the
+    # first patch's penultimate/cnn1-3 for every later patch (it unpacks them under other names),
+    # so only a single batch gives correct per-patch features.
+    config.BATCH_SIZE = 1 << 20
+    arrays: dict[str, np.ndarray] = {}
+    for i, path in enumerate(args.files):
+        restore_state.clear()
+        taggram, _, features = ext.extractor(path, model=args.model, input_length=3, input_overlap=False, extract_features=True)
+        if not restore_state.get("ok"):
+            print(f"{path}: musicnn checkpoint restore failed: {restore_state.get('error', 'not attempted')}", file=sys.stderr)
+            return 2
+        arrays[f"{i}/taggram"] = np.asarray(taggram, np.float32)
+        for key in ("penultimate", "mean_pool", "max_pool"):
+            arrays[f"{i}/{key}"] = np.asarray(features[key], np.float32).reshape(len(taggram), -1)
+        arrays[f"{i}/batch"] = captured["batch"]
+    arrays["files"] = np.array([str(f) for f in args.files])
+    np.savez(args.out, **arrays)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers for the project-venv commands
+def run_reference(ref_python: str, files: list[str], model: str, preprocess: str) -> dict[str, np.ndarray]:
+    """Run ``extract`` in the reference venv and return its arrays."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ref.npz"
+        cmd = [ref_python, str(Path(__file__).resolve()), "extract", "--model", model, "--preprocess", preprocess, "--out", str(out), *files]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            raise SystemExit(f"reference extractor failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        with np.load(out, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+
+
+def ours(y: np.ndarray, sr: int, model: str, preprocess: str) -> dict[str, np.ndarray]:
+    """genre-lab's whole-clip outputs, optionally with the reference's float16 rounding emulated."""
+    from genre_core.features import musicnn as m
+
+    mel = m.musicnn_melspectrogram(y, sr)
+    if preprocess == "legacy":
+        mel = mel.astype(np.float16).astype(np.float32)
+    logmel = np.log10(np.float32(10000) * mel + np.float32(1)).astype(np.float32)
+    n = (logmel.shape[0] - m.PATCH_FRAMES) // m.PATCH_FRAMES + 1
+    batch = np.stack([logmel[i * m.PATCH_FRAMES : (i + 1) * m.PATCH_FRAMES] for i in range(n)])
+    out = m._forward(batch, model, tuple(OUTPUT_KEYS))
+    out["batch"] = batch
+    return out
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Max absolute difference and max difference relative to the reference's scale (max |b|)."""
+    d = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+    return d, d / max(float(np.max(np.abs(b))), 1e-12)
+
+
+def _default_files(per_genre: int) -> list[str]:
+    sys.path.insert(0, str(REPO_ROOT))
+    from genre_core.config import gtzan_dir
+
+    root = gtzan_dir() / "audio"
+    if not root.is_dir():
+        raise SystemExit(f"{root}: GTZAN audio not found; pass files explicitly.")
+    files = []
+    for genre in sorted(p for p in root.iterdir() if p.is_dir()):
+        files += [str(p) for p in sorted(genre.glob("*.ogg"))[:per_genre]]
+    return files
+
+
+def _compare(args) -> int:
+    sys.path.insert(0, str(REPO_ROOT))
+    import librosa
+
+    files = args.files or _default_files(args.per_genre)
+    report = {}
+    for model in args.models:
+        for preprocess in args.preprocess:
+            t0 = time.time()
+            ref = run_reference(args.ref_python, files, model, preprocess)
+            worst = {k: [0.0, 0.0] for k in ("batch", *OUTPUT_KEYS)}
+            inf_patches = n_patches = 0
+            for i, f in enumerate(files):
+                y, sr = librosa.load(f, sr=None, mono=True)  # the reference decodes the same file the same way
+                mine = ours(y, sr, model, "legacy" if preprocess == "stock" else preprocess)
+                inf_patches += int(np.sum(~np.isfinite(ref[f"{i}/batch"]).all(axis=(1, 2))))
+                n_patches += len(ref[f"{i}/batch"])
+                for k in worst:
+                    if mine[k].shape != ref[f"{i}/{k}"].shape:
+                        raise SystemExit(f"{f}: {k} shape {mine[k].shape} != reference {ref[f'{i}/{k}'].shape}")
+                    if preprocess == "stock" and k == "batch":
+                        continue
+                    a, r = _diff(mine[k], ref[f"{i}/{k}"])
+                    worst[k] = [max(worst[k][0], a), max(worst[k][1], r)]
+            report[f"{model}/{preprocess}"] = {
+                "files": len(files), "patches": n_patches, "reference_patches_with_inf_input": inf_patches,
+                **{f"{k}_max_abs": v[0] for k, v in worst.items()}, **{f"{k}_max_rel": v[1] for k, v in worst.items()},
+            }
+            print(f"{model} {preprocess:8s} ({len(files)} files, {n_patches} patches, {inf_patches} with inf input, "
+                  f"{time.time() - t0:.0f} s)")
+            for k, (a, r) in worst.items():
+                print(f"    {k:12s} max abs {a:.3g}  max rel {r:.3g}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"files": files, "results": report}, indent=2) + "\n")
+    return 0
+
+
+def _fixture(args) -> int:
+    sys.path.insert(0, str(REPO_ROOT))
+    import soundfile as sf
+    from genre_core.features import musicnn as m
+
+    y, sr = m._probe_signal()
+    arrays: dict[str, np.ndarray] = {"probe_sr": np.array(sr)}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "probe.wav"
+        sf.write(wav, y, sr, subtype="FLOAT")  # exact float32 round trip
+        for model in ("MSD_musicnn", "MTT_musicnn"):
+            ref = run_reference(args.ref_python, [str(wav)], model, "float32")
+            for k in OUTPUT_KEYS:
+                arrays[f"{model}/{k}"] = ref[f"0/{k}"][0]
+            batch = ref["0/batch"][0]
+            arrays["logmel_frame_mean"] = batch.mean(axis=1)
+            arrays["logmel_band_mean"] = batch.mean(axis=0)
+    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(FIXTURE, **arrays)
+    print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size / 1e3:.1f} kB)")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("extract", help="(reference venv) run musicnn.extractor on files")
+    p.add_argument("--model", default="MSD_musicnn")
+    p.add_argument("--preprocess", choices=("stock", "legacy", "float32"), default="float32")
+    p.add_argument("--out", required=True)
+    p.add_argument("files", nargs="+")
+    p = sub.add_parser("compare", help="(project venv) max differences vs the reference")
+    p.add_argument("--ref-python", default="/tmp/musicnn-ref/bin/python")
+    p.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn"])
+    p.add_argument("--preprocess", nargs="+", default=["float32", "legacy"], choices=("stock", "legacy", "float32"))
+    p.add_argument("--per-genre", type=int, default=1, help="GTZAN clips per genre when no files are given")
+    p.add_argument("--json", help="write the figures here")
+    p.add_argument("files", nargs="*")
+    p = sub.add_parser("fixture", help="(project venv) regenerate tests/fixtures/musicnn_expected.npz")
+    p.add_argument("--ref-python", default="/tmp/musicnn-ref/bin/python")
+    args = parser.parse_args(argv)
+    return {"extract": _extract, "compare": _compare, "fixture": _fixture}[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
