@@ -240,14 +240,21 @@ def _logmel_params(params: Mapping[str, Any]) -> dict:
 
 
 def _extractor_key(spec: InputSpec) -> str:
-    """What, besides the spec, decides the computed values (feature-set version ...)."""
+    """What decides the computed values besides the windowing: the feature set's name,
+    version and *resolved* parameters (so ``{}`` and the explicit defaults share cache
+    entries), or the log-mel parameters with their defaults filled in."""
     if spec.kind == "features":
         fs = _feature_set_for(spec.feature_set, json.dumps(spec.params, sort_keys=True))
         return fs.key()
     from . import spectrogram
 
-    _logmel_params(spec.params)
-    return f"logmel@{LOGMEL_VERSION}/{getattr(spectrogram, 'VERSION', '')}"
+    params = _logmel_params(spec.params)
+    sig = inspect.signature(spectrogram.log_melspectrogram)
+    resolved = {n: p.default for n, p in sig.parameters.items()
+                if p.kind == inspect.Parameter.KEYWORD_ONLY and n != "S"}
+    resolved.update(params)
+    return (f"logmel@{LOGMEL_VERSION}/{getattr(spectrogram, 'VERSION', '')}"
+            f"{json.dumps(resolved, sort_keys=True, separators=(',', ':'))}")
 
 
 def _windows(y: np.ndarray, sr: int, spec: InputSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -338,9 +345,10 @@ def _resolve_jobs(n_jobs: int | None, n_tasks: int) -> int:
 
 
 def _entry_key(sha1: str, spec: InputSpec, extractor: str, aug_key: str | None, copy: int) -> str:
+    windowing = {"window": spec.window, "hop": spec.hop, "sr": spec.sr}  # params live in `extractor`
     return cache_key(
         content=sha1,
-        input=spec.to_dict(),
+        input=windowing,
         extractor=extractor,
         augment=aug_key if copy > 0 else None,
         copy=int(copy),

@@ -365,6 +365,8 @@ def track_split(
         "dataset_fingerprint": dataset.fingerprint,
         "groups": _group_details(groups_of, dataset, group),
     }
+    if group == "artist":
+        details["n_without_artist"] = sum(t.artist is None for t in dataset.tracks)
     split = Split(sorted(rest), sorted(valid), sorted(test),
                   protocol="artist" if group == "artist" else "track", seed=seed, details=details)
     check_no_leak(split)

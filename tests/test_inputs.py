@@ -304,3 +304,13 @@ def test_table_inputs_errors_and_segments(tmp_path):
     df.to_csv(path, index=False)
     with pytest.raises(DatasetError, match="missing or infinite"):
         table_inputs(load_feature_table(path), InputSpec("features", "gtzan57", {}))
+
+
+def test_default_params_share_cache_entries(audio_dir, cache):
+    ds = scan_folder(audio_dir, n_jobs=1)
+    implicit = InputSpec("logmel", None, {}, window=1.0)
+    explicit = InputSpec("logmel", None, {"n_mels": 128, "n_fft": 2048, "hop_length": 512}, window=1.0)
+    compute_dataset_inputs(ds.tracks[:2], implicit, n_jobs=1, cache=cache)
+    seen = []
+    compute_dataset_inputs(ds.tracks[:2], explicit, n_jobs=1, cache=cache, progress=seen.append)
+    assert seen[-1]["cached"] == 2
