@@ -28,7 +28,6 @@ from functools import cached_property, lru_cache
 import librosa
 import numpy as np
 import scipy.fft
-from librosa.core.pitch import _parabolic_interpolation
 
 from . import _fast
 
@@ -68,6 +67,8 @@ def estimate_tuning_fast(S: np.ndarray, sr: int, *, n_fft: int, bins_per_octave:
     >>> estimate_tuning_fast(S, 22050, n_fft=2048) == librosa.estimate_tuning(S=S, sr=22050)
     True
     """
+    from librosa.core.pitch import _parabolic_interpolation  # private, but the exact stencil piptrack uses
+
     fft_freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
     fmin = max(fmin, 0.0)
     fmax = min(fmax, float(sr) / 2)

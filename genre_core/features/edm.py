@@ -23,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import FeatureSet, register_feature_set
-from ._analysis import WindowAnalysis
 
 N_MFCC = 40
 
@@ -45,6 +44,8 @@ class EDM(FeatureSet):
                 + ["zero_crossing_rate_mean", "spectral_centroid_mean", "rolloff_mean"])
 
     def _compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        from ._analysis import WindowAnalysis  # heavy (librosa, numba): imported on first use
+
         a = WindowAnalysis(y, sr)
         parts = (a.mfcc(N_MFCC), a.chroma, a.tonnetz, a.zcr, a.centroid, a.rolloff)
         return np.concatenate([np.mean(np.atleast_2d(p), axis=1) for p in parts])

@@ -37,7 +37,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import FeatureSet, register_feature_set
-from ._analysis import WindowAnalysis
 
 #: The 16 spectral/time-domain statistics before ``tempo``.
 _SCALAR_FEATURES = ("chroma_stft", "rms", "spectral_centroid", "spectral_bandwidth", "rolloff",
@@ -78,6 +77,8 @@ class GTZAN57(FeatureSet):
         return gtzan57_columns()
 
     def _compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        from ._analysis import WindowAnalysis  # heavy (librosa, numba): imported on first use
+
         a = WindowAnalysis(y, sr)
         y_harm, y_perc = a.hpss
         row: list[float] = []

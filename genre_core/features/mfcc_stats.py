@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import FeatureSet, UnknownFeatureSetError, register_feature_set
-from ._analysis import WindowAnalysis
 
 
 @register_feature_set
@@ -50,6 +49,8 @@ class MFCCStats(FeatureSet):
         return [f"mfcc{i}_{s}" for i in range(1, n + 1) for s in ("mean", "var")]
 
     def _compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        from ._analysis import WindowAnalysis  # heavy (librosa, numba): imported on first use
+
         m = WindowAnalysis(y, sr).mfcc(self.params["n_mfcc"])
         out = np.empty(2 * m.shape[0])
         out[0::2] = np.mean(m, axis=1)
