@@ -307,7 +307,9 @@ def evaluate_track_probabilities(track_proba: np.ndarray, y_true: Sequence[str],
     dict
         ``labels``, ``n_tracks``, ``track_accuracy``, ``track_accuracy_ci``,
         ``balanced_accuracy``, ``macro_f1``, ``per_class``,
-        ``confusion_matrix``, ``top2_accuracy``, ``log_loss``.
+        ``confusion_matrix``, ``top2_accuracy``, ``log_loss``; the
+        segment-level keys of :func:`evaluate_predictions` are present and
+        ``None``, so every report has the same keys.
     """
     labels = [str(v) for v in labels]
     track_proba = np.asarray(track_proba, dtype=np.float64)
@@ -332,6 +334,17 @@ def evaluate_track_probabilities(track_proba: np.ndarray, y_true: Sequence[str],
         "confusion_matrix": cm.tolist(),
         "top2_accuracy": _finite(top_k_accuracy(track_proba, yt, 2)),
         "log_loss": _finite(log_loss(track_proba, yt)),
+        # filled by evaluate_predictions; None when only track probabilities exist (soft voting)
+        "track_vote_accuracy": None,
+        "track_vote_balanced_accuracy": None,
+        "n_segments": None,
+        "segment_accuracy": None,
+        "segment_balanced_accuracy": None,
+        "segment_macro_f1": None,
+        "segment_top2_accuracy": None,
+        "segment_log_loss": None,
+        "segment_confusion_matrix": None,
+        "segments_per_track": None,
     }
 
 

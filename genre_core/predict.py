@@ -198,17 +198,18 @@ def _aligned(proba: np.ndarray, labels: Sequence[str], target: Sequence[str]) ->
 
 def _combine(run: Run, preds: Mapping[str, TrackPrediction]) -> TrackPrediction:
     """A voting run's prediction from its members' predictions."""
-    labels = run.labels
+    from .backends.ensemble import SoftVoter
+
     members = [preds[m.id] for m, _ in run.members]
-    weights = np.asarray([w for _, w in run.members], dtype=np.float64)
-    weights = weights / weights.sum()
-    proba = sum(w * _aligned(p.proba, p.labels, labels) for p, w in zip(members, weights))
-    proba = proba / proba.sum()
+    voter = SoftVoter([p.run_id for p in members], [p.labels for p in members], [w for _, w in run.members])
+    labels = voter.classes_.tolist()
+    weights = voter.weights
+    proba = voter.combine([p.proba[None, :] for p in members])[0]
     first = members[0]
     same_cut = all(len(p.starts) == len(first.starts) and np.allclose(p.starts, first.starts)
                    and np.allclose(p.ends, first.ends) for p in members)
     if same_cut and len(first.starts):
-        seg = sum(w * _aligned(p.segment_proba, p.labels, labels) for p, w in zip(members, weights))
+        seg = voter.combine([p.segment_proba for p in members])
         starts, ends = first.starts, first.ends
     else:
         seg = np.zeros((0, len(labels)))
@@ -427,11 +428,11 @@ def evaluate_run(
 
     notes: list[str] = []
     if run.is_voting:
+        from .backends.ensemble import SoftVoter
+
         common = sorted(set.intersection(*(set(v) for v in track_proba.values())))
-        weights = np.asarray([w for _, w in run.members], dtype=np.float64)
-        weights = weights / weights.sum()
-        mix = sum(w * np.stack([track_proba[m.id][t] for t in common]) for (m, _), w in zip(run.members, weights))
-        mix = mix / mix.sum(axis=1, keepdims=True)
+        voter = SoftVoter([m.id for m, _ in run.members], [labels] * len(run.members), [w for _, w in run.members])
+        mix = voter.combine([np.stack([track_proba[m.id][t] for t in common]) for m, _ in run.members])
         report = evaluate_track_probabilities(mix, [label_of[t] for t in common], labels)
         lab = np.asarray(labels, dtype=object)
         tracks = [

@@ -76,7 +76,7 @@ from .runs import (
     Run,
     RunWriter,
     file_sha256,
-    load_runs,
+    load_run,
     resolve_out,
 )
 
@@ -644,7 +644,7 @@ def train_voting(
     refs = list(dict.fromkeys(str(r.id) if isinstance(r, Run) else str(r) for r in run_ids))
     if len(refs) < 2:
         raise RunError("A voting ensemble needs at least two different member runs.")
-    members = load_runs(refs)
+    members = [load_run(r, load_model=False) for r in refs]  # verified; the models are not needed here
     for m in members:
         if m.is_voting:
             raise RunError(f"Run {m.id} is itself a voting ensemble; list its members instead.")
@@ -655,15 +655,11 @@ def train_voting(
                 f"Label-set mismatch: {members[0].id} predicts {labels} but {m.id} predicts {m.labels}; "
                 f"only runs with the same genres can vote together."
             )
-    if weights is None:
-        w = np.ones(len(members))
-    else:
-        w = np.asarray([float(x) for x in weights], dtype=np.float64)
-        if len(w) != len(members):
-            raise RunError(f"{len(w)} weights for {len(members)} member runs.")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise RunError("Voting weights must be non-negative numbers with a positive sum.")
-    w = w / w.sum()
+    from .backends.ensemble import SoftVoter
+
+    voter = SoftVoter([m.id for m in members], [m.labels for m in members], weights)
+    w = voter.weights
+    labels = voter.classes_.tolist()
 
     tables = [_track_table(m) for m in members]
     test_sets = [set(t["track_id"]) for t in tables]
@@ -687,21 +683,18 @@ def train_voting(
     if common:
         import pandas as pd
 
-        mix = np.zeros((len(common), len(labels)))
         truth = None
-        for m, t, wi in zip(members, tables, w):
+        mats = []
+        for m, t in zip(members, tables):
             t = t.set_index("track_id").loc[common]
-            mix += wi * t[[f"p_{lab}" for lab in labels]].to_numpy(dtype=np.float64)
+            mats.append(t[[f"p_{lab}" for lab in m.labels]].to_numpy(dtype=np.float64))
             if truth is None:
                 truth = t["true"].astype(str).tolist()
             elif truth != t["true"].astype(str).tolist():
                 raise RunError(f"Run {m.id} disagrees with {members[0].id} about the true labels of shared tracks.")
-        mix = mix / mix.sum(axis=1, keepdims=True)
+        mix = voter.combine(mats)
         metrics = evaluate_track_probabilities(mix, truth, labels)
         metrics["evaluated_on"] = evaluated_on.pop() if len(evaluated_on) == 1 else "mixed"
-        metrics["n_segments"] = None
-        metrics["segment_accuracy"] = None
-        metrics["track_vote_accuracy"] = None
         metrics["member_track_accuracy"] = {}
         for m, t in zip(members, tables):
             t = t.set_index("track_id").loc[common]

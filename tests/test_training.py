@@ -216,9 +216,10 @@ def test_voting_run(trained, monkeypatch):
     assert vote.metrics["n_tracks"] == len(a) and vote.info["notes"] == []
     loaded = load_run("vote")
     assert [m.id for m, _ in loaded.members] == ["user/mlp1", "user/xgb1"] and loaded.members[0][0].model is not None
+    assert [w for _, w in loaded.members] == pytest.approx([0.25, 0.75])
     with pytest.raises(RunError, match="at least two"):
         train_voting(["mlp1"])
-    with pytest.raises(RunError, match="3 weights for 2 member runs"):
+    with pytest.raises(RunError, match="2 member runs but 3 weights"):
         train_voting(["mlp1", "xgb1"], [1, 2, 3])
     with pytest.raises(RunError, match="itself a voting ensemble"):
         train_voting(["mlp1", "vote"])
