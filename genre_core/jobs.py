@@ -1,0 +1,781 @@
+"""Background training jobs: a small on-disk FIFO queue run by detached processes.
+
+The Train page must not train inside the Streamlit script run (a rerun, a
+closed tab or a second tab would lose or duplicate the work). Instead it
+*submits a job*: a folder on disk describing what to train. A detached
+process ``python -m genre_core.jobs run JOB_DIR`` picks it up and calls the one
+training entry point, :func:`genre_core.training.train` (the same the CLI
+uses), writing its progress back into the job folder. Everything is on disk,
+so a page reload or a second browser tab finds the jobs again.
+
+Job folder (``jobs_dir()/<job_id>/``)::
+
+    job.json        the job's configuration (see :func:`normalise_config`), written once
+    status.json     state + latest progress, replaced atomically
+                    ({"state", "stage", "done", "total", "eta_s", "pid", "run_id", "error", ...})
+    history.jsonl   one JSON line per training epoch (loss, accuracy, val_loss, val_accuracy, ...)
+    cancel          present once a cancel was requested (the trainer polls it)
+    log.txt         the worker process's stdout/stderr
+
+States: ``queued`` -> ``starting`` -> ``running`` -> ``complete`` | ``failed``
+| ``cancelled``; a ``starting``/``running`` job whose process has died is
+reported (and recorded) as ``crashed``. One job runs at a time: when a job
+ends, its worker starts the oldest queued job; :func:`submit_job`,
+:func:`cancel_job` and :func:`resume_queue` start one when nothing runs.
+
+A cancelled job stops at the trainer's next check; the run folder it was
+writing is kept and marked ``cancelled`` (never ``complete``), see
+:mod:`genre_core.runs`.
+
+Example
+-------
+>>> from genre_core import jobs
+>>> job_id = jobs.submit_job({"dataset": "synthetic", "backend": "mlp",
+...                           "params": {"epochs": 5}})            # doctest: +SKIP
+>>> jobs.job_status(job_id)["state"]                               # doctest: +SKIP
+'running'
+>>> jobs.wait_for_job(job_id, timeout=300)["run_id"]               # doctest: +SKIP
+'user/mlp-synthetic-20250101-120000'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from . import config
+from .errors import GenreLabError, RunError, TrainingCancelled
+
+__all__ = [
+    "ACTIVE_STATES",
+    "FINAL_STATES",
+    "JobError",
+    "cancel_job",
+    "delete_job",
+    "job_history",
+    "job_log",
+    "jobs_dir",
+    "list_jobs",
+    "normalise_config",
+    "resume_queue",
+    "run_job",
+    "submit_job",
+    "job_status",
+    "wait_for_job",
+]
+
+JOB_FILE = "job.json"
+STATUS_FILE = "status.json"
+HISTORY_FILE = "history.jsonl"
+CANCEL_FILE = "cancel"
+LOG_FILE = "log.txt"
+LOCK_FILE = ".lock"
+
+#: A job in one of these states still needs the worker.
+ACTIVE_STATES = ("queued", "starting", "running")
+#: A job in one of these states is over.
+FINAL_STATES = ("complete", "failed", "cancelled", "crashed")
+#: A ``starting`` job whose worker has not said anything for this long is crashed.
+START_TIMEOUT_S = 120.0
+#: Minimum seconds between two status.json writes for the same stage.
+STATUS_INTERVAL_S = 0.3
+
+#: Keys of a job configuration and their defaults (see :func:`normalise_config`).
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "dataset": None,
+    "backend": "mlp",
+    "params": {},
+    "input_spec": None,
+    "split": "track",
+    "seed": 0,
+    "test_size": 0.2,
+    "valid_size": 0.1,
+    "k": 5,
+    "augment": None,
+    "n_augment": 0,
+    "name": None,
+    "overwrite": False,
+    "n_jobs": -1,
+    "use_cache": True,
+}
+
+
+class JobError(GenreLabError):
+    """A job cannot be submitted, found or cancelled as asked."""
+
+
+# --------------------------------------------------------------------------- places and small helpers
+
+
+def jobs_dir() -> Path:
+    """Folder of the job queue: ``config.user_runs_dir()/".jobs"`` (hidden from the runs list)."""
+    return config.user_runs_dir() / ".jobs"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        try:
+            return _clean(obj.item())
+        except (TypeError, ValueError):
+            pass
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_text(json.dumps(_clean(obj), indent=1, allow_nan=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return d if isinstance(d, dict) else None
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Exclusive lock over the queue (scheduling decisions and state changes)."""
+    root = jobs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    with open(root / LOCK_FILE, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _job_path(job_id: str) -> Path:
+    job_id = str(job_id)
+    if not job_id or "/" in job_id or "\\" in job_id or job_id.startswith("."):
+        raise JobError(f"{job_id!r} is not a job id.")
+    p = jobs_dir() / job_id
+    if not (p / JOB_FILE).is_file():
+        raise JobError(f"No training job {job_id!r} in {jobs_dir()}.")
+    return p
+
+
+def _pid_alive(pid: int | None, job_id: str | None = None) -> bool:
+    """True if ``pid`` is a live (non-zombie) process, and, where /proc says, the worker of ``job_id``."""
+    if not pid or int(pid) <= 0:
+        return False
+    pid = int(pid)
+    _reap()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            stat = (proc / "stat").read_text()
+            if stat[stat.rindex(")") + 2:].startswith(("Z", "X")):
+                return False
+            if job_id:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+                return job_id in cmd
+        except (OSError, ValueError):
+            return True
+    return True
+
+
+#: Worker processes started by this process (polled so they never linger as zombies).
+_CHILDREN: list[subprocess.Popen] = []
+
+
+def _reap() -> None:
+    for p in list(_CHILDREN):
+        if p.poll() is not None:
+            _CHILDREN.remove(p)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _dataset_label(spec: Any) -> str:
+    if isinstance(spec, (list, tuple)):
+        return "+".join(_dataset_label(s) for s in spec[:2]) + ("+more" if len(spec) > 2 else "")
+    s = str(spec).rstrip("/\\")
+    if s.startswith("synthetic"):
+        return "synthetic"
+    return Path(s).stem or s
+
+
+def normalise_config(cfg: Mapping[str, Any]) -> dict:
+    """Check a job configuration cheaply and fill in defaults.
+
+    Parameters
+    ----------
+    cfg : mapping
+        ``dataset`` (required: a folder, a list of folders, a feature-table
+        CSV or ``"synthetic[:...]"``), ``backend`` (default ``"mlp"``),
+        ``params`` (hyperparameters), ``input_spec`` (dict, optional),
+        ``split`` (``track``/``artist``/``ff``/``kfold``), ``seed``,
+        ``test_size``, ``valid_size``, ``k``, ``augment`` (an
+        :class:`~genre_core.augment.AugmentConfig` dict) and ``n_augment``,
+        ``name`` (the run name; default a fresh one), ``overwrite``,
+        ``n_jobs``, ``use_cache``: the arguments of
+        :func:`genre_core.training.train`.
+
+    Returns
+    -------
+    dict
+        JSON-able configuration with every key of :data:`CONFIG_DEFAULTS`.
+
+    Raises
+    ------
+    GenreLabError
+        Unknown key or backend, bad hyperparameter, bad run name, a run of
+        that name already complete (without ``overwrite``).
+
+    Example
+    -------
+    >>> normalise_config({"dataset": "synthetic", "params": {"epochs": "3"}})["params"]   # doctest: +SKIP
+    {'epochs': 3}
+    """
+    from .backends import get_backend
+    from .runs import check_run_name
+    from .training import SPLIT_PROTOCOLS
+
+    unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
+    if unknown:
+        raise JobError(f"Unknown job setting(s): {', '.join(unknown)}; known: {', '.join(CONFIG_DEFAULTS)}.")
+    out = {**CONFIG_DEFAULTS, **{k: v for k, v in dict(cfg).items()}}
+    ds = out["dataset"]
+    if ds is None or (isinstance(ds, str) and not ds.strip()) or (isinstance(ds, (list, tuple)) and not ds):
+        raise JobError("A training job needs a dataset (a genre folder, a feature table or 'synthetic').")
+    out["dataset"] = [str(d) for d in ds] if isinstance(ds, (list, tuple)) else str(ds)
+    model_cls = get_backend(str(out["backend"]))
+    out["backend"] = model_cls.name
+    specs = {p.name: p for p in model_cls.param_specs()}
+    params = {}
+    for key, value in dict(out["params"] or {}).items():
+        if key not in specs:
+            raise JobError(f"The {model_cls.name} model has no hyperparameter {key!r}; known: {', '.join(specs)}.")
+        v = specs[key].coerce(value)
+        params[key] = list(v) if isinstance(v, tuple) else v
+    out["params"] = params
+    if out["split"] not in SPLIT_PROTOCOLS:
+        raise JobError(f"Unknown split {out['split']!r}; use one of: {', '.join(SPLIT_PROTOCOLS)}.")
+    for key, typ in (("seed", int), ("k", int), ("n_augment", int), ("n_jobs", int),
+                     ("test_size", float), ("valid_size", float)):
+        try:
+            out[key] = typ(out[key])
+        except (TypeError, ValueError):
+            raise JobError(f"Job setting {key} must be {'an integer' if typ is int else 'a number'}, "
+                           f"not {out[key]!r}.") from None
+    if out["n_augment"] < 0:
+        raise JobError(f"n_augment must be 0 or more, not {out['n_augment']}.")
+    if out["augment"] is not None:
+        from .augment import AugmentConfig
+
+        a = out["augment"]
+        out["augment"] = (a if isinstance(a, AugmentConfig) else AugmentConfig.from_dict(dict(a))).to_dict()
+    if out["input_spec"] is not None and not isinstance(out["input_spec"], Mapping):
+        out["input_spec"] = out["input_spec"].to_dict()
+    out["overwrite"] = bool(out["overwrite"])
+    out["use_cache"] = bool(out["use_cache"])
+    name = out["name"]
+    if name is not None and str(name).strip():
+        name = check_run_name(str(name).strip())
+        target = config.user_runs_dir() / name
+        info = _read_json(target / "run.json") if target.is_dir() else None
+        if info and info.get("status") == "complete" and not out["overwrite"]:
+            raise RunError(f"A run named {name!r} already exists in {config.user_runs_dir()}; "
+                           "choose another name or tick 'overwrite'.")
+        out["name"] = name
+    else:
+        out["name"] = None
+    return out
+
+
+# --------------------------------------------------------------------------- submitting and listing
+
+
+def submit_job(cfg: Mapping[str, Any]) -> str:
+    """Queue a training job and make sure a worker runs; returns the job id.
+
+    The job runs in a detached process (``python -m genre_core.jobs run
+    JOB_DIR``) once every job submitted before it has ended.
+
+    Raises
+    ------
+    GenreLabError
+        See :func:`normalise_config`; also when another queued or running
+        job already uses the same run name.
+    """
+    conf = normalise_config(cfg)
+    with _locked():
+        if conf["name"]:
+            for st in _all_status():
+                if st["state"] in ACTIVE_STATES and (st.get("config") or {}).get("name") == conf["name"]:
+                    raise JobError(f"Job {st['job_id']} ({st['state']}) already trains a run named "
+                                   f"{conf['name']!r}; choose another name.")
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        job_id = f"{stamp}-{conf['backend']}-{secrets.token_hex(3)}"
+        folder = jobs_dir() / job_id
+        folder.mkdir(parents=True)
+        submitted = time.time()
+        _write_json_atomic(folder / JOB_FILE, {"job_id": job_id, "submitted": _now(), "submitted_ts": submitted,
+                                               "config": conf})
+        _write_json_atomic(folder / STATUS_FILE, {"job_id": job_id, "state": "queued", "stage": "queued",
+                                                  "done": 0, "total": 0, "updated": _now()})
+        (folder / HISTORY_FILE).touch()
+        _schedule_locked()
+    return job_id
+
+
+def _status_of(folder: Path) -> dict | None:
+    _reap()
+    job = _read_json(folder / JOB_FILE)
+    if job is None:
+        return None
+    st = _read_json(folder / STATUS_FILE) or {"state": "crashed", "stage": None,
+                                              "error": "The job's status file is missing or unreadable."}
+    st["job_id"] = folder.name
+    st["config"] = job.get("config") or {}
+    st["submitted"] = job.get("submitted")
+    st["submitted_ts"] = job.get("submitted_ts", 0.0)
+    st["cancel_requested"] = (folder / CANCEL_FILE).exists()
+    st["folder"] = str(folder)
+    if st.get("state") in ("starting", "running"):
+        if st.get("state") == "starting" and not st.get("pid"):
+            if time.time() - float(st.get("starting_ts") or 0) > START_TIMEOUT_S:
+                st["state"] = "crashed"
+        elif not _pid_alive(st.get("pid"), folder.name):
+            st["state"] = "crashed"
+        if st["state"] == "crashed":
+            st["error"] = (f"The training process ({st.get('pid') or 'never started'}) ended without finishing "
+                           f"(last stage {st.get('stage')!r}); see {folder / LOG_FILE}.")
+            st["crash_detected"] = True
+    return st
+
+
+def _all_status() -> list[dict]:
+    root = jobs_dir()
+    if not root.is_dir():
+        return []
+    out = []
+    for p in root.iterdir():
+        if p.is_dir() and not p.name.startswith("."):
+            st = _status_of(p)
+            if st is not None:
+                out.append(st)
+    out.sort(key=lambda s: (float(s.get("submitted_ts") or 0.0), s["job_id"]))
+    return out
+
+
+def _persist_crash(st: dict) -> None:
+    if st.get("crash_detected"):
+        rec = {k: v for k, v in st.items() if k not in ("config", "folder", "crash_detected", "cancel_requested",
+                                                          "submitted", "submitted_ts")}
+        rec["finished"] = _now()
+        _write_json_atomic(Path(st["folder"]) / STATUS_FILE, rec)
+
+
+def list_jobs(*, include_finished: bool = True) -> list[dict]:
+    """Every job, newest first, as :func:`job_status` dicts (``queue_position`` set for queued jobs)."""
+    jobs = _all_status()
+    pos = 0
+    for st in jobs:
+        if st["state"] == "queued":
+            pos += 1
+            st["queue_position"] = pos
+    if not include_finished:
+        jobs = [s for s in jobs if s["state"] in ACTIVE_STATES]
+    return list(reversed(jobs))
+
+
+def job_status(job_id: str) -> dict:
+    """The state and latest progress of a job.
+
+    Returns
+    -------
+    dict
+        ``job_id``, ``state`` (queued / starting / running / complete / failed /
+        cancelled / crashed), ``stage``, ``done``, ``total``, ``eta_s``,
+        ``elapsed_s``, the latest epoch figures while training (``epoch``,
+        ``epochs``, ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``),
+        ``pid``, ``run_id`` (once known), ``error``, ``unreadable`` (files the
+        scan skipped), ``headline`` (metrics, when complete), ``config``,
+        ``cancel_requested``.
+
+    Raises
+    ------
+    JobError
+        No such job.
+    """
+    folder = _job_path(job_id)
+    st = _status_of(folder)
+    if st is None:
+        raise JobError(f"Job {job_id!r} has no readable {JOB_FILE}.")
+    if st["state"] == "queued":
+        queued = [s["job_id"] for s in _all_status() if s["state"] == "queued"]
+        st["queue_position"] = queued.index(st["job_id"]) + 1 if st["job_id"] in queued else None
+    return st
+
+
+def job_history(job_id: str) -> list[dict]:
+    """Per-epoch rows written so far (``epoch``, ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ...).
+
+    A half-written last line (the worker is appending) is ignored.
+    """
+    path = _job_path(job_id) / HISTORY_FILE
+    rows = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict):
+            rows.append(d)
+    return rows
+
+
+def job_log(job_id: str, *, max_chars: int = 20000) -> str:
+    """The tail of the worker's log (stdout/stderr)."""
+    path = _job_path(job_id) / LOG_FILE
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return text[-max_chars:]
+
+
+def cancel_job(job_id: str) -> dict:
+    """Cancel a job: a queued job is dropped, a running one stops at its next check.
+
+    A running job's run folder ends up with status ``cancelled`` (never
+    ``complete``). Cancelling a finished job does nothing. Returns the job's
+    status after the request.
+    """
+    folder = _job_path(job_id)
+    with _locked():
+        st = _status_of(folder)
+        if st is None:
+            raise JobError(f"Job {job_id!r} has no readable {JOB_FILE}.")
+        (folder / CANCEL_FILE).write_text(_now(), encoding="utf-8")
+        if st["state"] == "queued":
+            _write_json_atomic(folder / STATUS_FILE, {"job_id": st["job_id"], "state": "cancelled",
+                                                      "stage": "queued", "done": 0, "total": 0,
+                                                      "error": "Cancelled before it started.",
+                                                      "updated": _now(), "finished": _now()})
+        elif st["state"] == "crashed":
+            _persist_crash(st)
+        _schedule_locked()
+    return job_status(job_id)
+
+
+def delete_job(job_id: str) -> None:
+    """Remove a finished job's folder (its run, if any, stays in the registry)."""
+    import shutil
+
+    folder = _job_path(job_id)
+    with _locked():
+        st = _status_of(folder)
+        if st is not None and st["state"] in ACTIVE_STATES:
+            raise JobError(f"Job {job_id} is {st['state']}; cancel it first.")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def wait_for_job(job_id: str, *, timeout: float = 600.0, poll: float = 0.5) -> dict:
+    """Block until a job has ended (or ``timeout`` seconds passed); returns its status."""
+    t_end = time.monotonic() + timeout
+    while True:
+        st = job_status(job_id)
+        if st["state"] in FINAL_STATES:
+            return st
+        if time.monotonic() > t_end:
+            raise JobError(f"Job {job_id} is still {st['state']} after {timeout:g} s (stage {st.get('stage')!r}).")
+        resume_queue()
+        time.sleep(poll)
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def resume_queue() -> str | None:
+    """Start the oldest queued job if nothing runs (also records crashed jobs); returns its id or None."""
+    if not jobs_dir().is_dir():
+        return None
+    with _locked():
+        return _schedule_locked()
+
+
+def _schedule_locked() -> str | None:
+    jobs = _all_status()
+    for st in jobs:
+        _persist_crash(st)
+    if any(st["state"] in ("starting", "running") for st in jobs):
+        return None
+    queued = [st for st in jobs if st["state"] == "queued"]
+    if not queued:
+        return None
+    nxt = queued[0]
+    folder = Path(nxt["folder"])
+    _write_json_atomic(folder / STATUS_FILE, {"job_id": nxt["job_id"], "state": "starting", "stage": "starting",
+                                              "done": 0, "total": 0, "starting_ts": time.time(),
+                                              "updated": _now()})
+    try:
+        pid = _spawn(folder)
+    except OSError as err:
+        _write_json_atomic(folder / STATUS_FILE, {"job_id": nxt["job_id"], "state": "failed", "stage": "starting",
+                                                  "error": f"Could not start the training process: {err}",
+                                                  "updated": _now(), "finished": _now()})
+        return None
+    st = _read_json(folder / STATUS_FILE) or {}
+    if st.get("state") == "starting" and not st.get("pid"):
+        st["pid"] = pid
+        _write_json_atomic(folder / STATUS_FILE, st)
+    return nxt["job_id"]
+
+
+def _spawn(folder: Path) -> int:
+    env = dict(os.environ)
+    root = str(config.REPO_ROOT)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    log = open(folder / LOG_FILE, "ab")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "genre_core.jobs", "run", str(folder)],
+            cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    finally:
+        log.close()
+    _CHILDREN.append(proc)
+    return proc.pid
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class _Progress:
+    """Turns training progress dicts into status.json updates and history.jsonl lines."""
+
+    def __init__(self, folder: Path, status: dict):
+        self.folder = folder
+        self.status = status
+        self.t_write = 0.0
+        self.stage_t0 = time.monotonic()
+        self.t0 = time.monotonic()
+        self.cancel_path = folder / CANCEL_FILE
+        self.t_cancel_check = 0.0
+        self.cancelled = False
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.t_cancel_check >= 0.1:
+            self.t_cancel_check = now
+            self.cancelled = self.cancel_path.exists()
+        return self.cancelled
+
+    def write(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.t_write >= STATUS_INTERVAL_S:
+            self.t_write = now
+            self.status["updated"] = _now()
+            self.status["elapsed_s"] = round(now - self.t0, 2)
+            try:
+                _write_json_atomic(self.folder / STATUS_FILE, self.status)
+            except OSError:
+                pass
+
+    def __call__(self, msg: Mapping[str, Any]) -> None:
+        d = dict(msg)
+        stage = d.get("stage") or self.status.get("stage")
+        changed = stage != self.status.get("stage")
+        if changed:
+            self.stage_t0 = time.monotonic()
+            for k in ("eta_s", "file", "track_id", "cached", "failed"):
+                self.status.pop(k, None)
+        for k, v in d.items():
+            if v is None or isinstance(v, (str, int, float, bool)):
+                self.status[k] = v
+        done, total = d.get("done") or 0, d.get("total") or 0
+        if stage != "training" and total and done:
+            spent = time.monotonic() - self.stage_t0
+            self.status["eta_s"] = round(spent / done * max(total - done, 0), 1)
+        epoch_row = stage == "training" and (d.get("epoch") or 0) >= 1
+        if epoch_row:
+            row = {k: d.get(k) for k in ("epoch", "epochs", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
+                                         "fold", "folds", "member", "members")
+                   if k in d}
+            row["t"] = round(time.monotonic() - self.t0, 3)
+            with open(self.folder / HISTORY_FILE, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(_clean(row), allow_nan=False) + "\n")
+        self.write(force=changed or (epoch_row and time.monotonic() - self.t_write >= 0.1))
+        if stage == "scanning" and self.should_stop():
+            raise TrainingCancelled("Training was cancelled while scanning the dataset.")
+
+
+def _run_record(name: str | None) -> tuple[str | None, dict | None]:
+    """(run id, run.json) of the user run the job wrote under ``name`` (or its ``-failed-N`` twin)."""
+    if not name:
+        return None, None
+    root = config.user_runs_dir()
+    cands = [root / name] + sorted(root.glob(f"{name}-failed-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in cands:
+        info = _read_json(p / "run.json")
+        if info is not None:
+            return f"user/{p.name}", info
+    return None, None
+
+
+def run_job(folder: str | os.PathLike) -> dict:
+    """Run one queued job in this process (what the detached worker does), then start the next.
+
+    Returns the final status dict. Never raises for a failed training: the
+    error goes to ``status.json``.
+    """
+    folder = Path(folder).resolve()
+    job = _read_json(folder / JOB_FILE)
+    if job is None:
+        raise JobError(f"{folder} is not a job folder (no readable {JOB_FILE}).")
+    job_id = folder.name
+    with _locked():
+        st = _read_json(folder / STATUS_FILE) or {}
+        if st.get("state") not in ("queued", "starting") or (folder / CANCEL_FILE).exists():
+            if st.get("state") in ("queued", "starting"):
+                st.update({"state": "cancelled", "error": "Cancelled before it started.", "finished": _now()})
+                _write_json_atomic(folder / STATUS_FILE, st)
+            return st
+        status = {"job_id": job_id, "state": "running", "stage": "starting", "done": 0, "total": 0,
+                  "pid": os.getpid(), "started": _now()}
+        _write_json_atomic(folder / STATUS_FILE, status)
+
+    def _on_term(signum, frame):  # a kill from outside: record it like a cancel
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, _on_term)
+
+    cfg = dict(job.get("config") or {})
+    prog = _Progress(folder, status)
+    name = cfg.get("name")
+    try:
+        from .backends import get_backend
+        from .dataset import open_dataset
+        from .runs import new_run_name
+        from .training import train
+
+        model_cls = get_backend(cfg["backend"])
+        if not name:
+            name = new_run_name(model_cls.name, _dataset_label(cfg["dataset"]))
+        status["run_name"] = name
+        prog({"stage": "scanning", "done": 0, "total": 0})
+        ds = open_dataset(cfg["dataset"], n_jobs=cfg.get("n_jobs", -1), progress=prog)
+        status["dataset_name"] = ds.name
+        status["n_tracks"] = len(ds.tracks)
+        status["unreadable"] = [list(u) for u in ds.unreadable]
+        status["duplicates"] = [list(g) for g in ds.duplicates]
+        prog.write(force=True)
+        if prog.should_stop():
+            raise TrainingCancelled("Training was cancelled after scanning the dataset.")
+        run = train(
+            ds,
+            cfg["backend"],
+            cfg.get("params") or {},
+            input_spec=cfg.get("input_spec"),
+            split=cfg.get("split", "track"),
+            seed=int(cfg.get("seed", 0)),
+            test_size=float(cfg.get("test_size", 0.2)),
+            valid_size=float(cfg.get("valid_size", 0.1)),
+            k=int(cfg.get("k", 5)),
+            augment=cfg.get("augment"),
+            n_augment=int(cfg.get("n_augment", 0)),
+            out=name,
+            overwrite=bool(cfg.get("overwrite", False)),
+            progress=prog,
+            should_stop=prog.should_stop,
+            n_jobs=int(cfg.get("n_jobs", -1)),
+            use_cache=bool(cfg.get("use_cache", True)),
+            info={"job_id": job_id, "dataset_spec": cfg["dataset"]},
+        )
+        head = run.headline()
+        status.update({"state": "complete", "stage": "done", "run_id": run.id,
+                       "headline": {k: head.get(k) for k in ("track_accuracy", "track_accuracy_ci",
+                                                             "balanced_accuracy", "macro_f1", "segment_accuracy",
+                                                             "n_tracks", "evaluated_on")},
+                       "failures": [list(f) for f in run.info.get("failures") or []],
+                       "notes": list(run.info.get("notes") or [])})
+    except (TrainingCancelled, KeyboardInterrupt) as err:
+        status.update({"state": "cancelled", "error": str(err) or "Training was cancelled."})
+    except GenreLabError as err:
+        status.update({"state": "failed", "error": str(err)})
+    except Exception as err:  # a bug: keep the traceback in the log
+        traceback.print_exc()
+        status.update({"state": "failed", "error": f"Unexpected error: {type(err).__name__}: {err}"})
+    if status["state"] != "complete":
+        run_id, info = _run_record(name)
+        if run_id and info and info.get("status") in ("cancelled", "failed"):
+            status["run_id"] = run_id
+    status["eta_s"] = None
+    status["finished"] = _now()
+    with _locked():
+        prog.write(force=True)
+        _schedule_locked()
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m genre_core.jobs run JOB_DIR`` | ``list`` | ``cancel JOB_ID``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) == 2 and argv[0] == "run":
+        st = run_job(argv[1])
+        print(f"job {Path(argv[1]).name}: {st.get('state')}"
+              + (f" ({st.get('error')})" if st.get("error") else ""), flush=True)
+        return 0 if st.get("state") == "complete" else 1
+    if argv == ["list"]:
+        for st in list_jobs():
+            print(f"{st['job_id']}\t{st['state']}\t{st.get('stage')}\t{st.get('run_id') or ''}")
+        return 0
+    if len(argv) == 2 and argv[0] == "cancel":
+        print(cancel_job(argv[1])["state"])
+        return 0
+    print("usage: python -m genre_core.jobs run JOB_DIR | list | cancel JOB_ID", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
