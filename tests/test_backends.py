@@ -7,40 +7,11 @@ on two shared cores.
 from __future__ import annotations
 
 import json
-import sys
-import types
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
-from genre_core.errors import DatasetError, GenreLabError, RunError, TrainingCancelled
-
-try:  # the real InputSpec; a stand-in with the same contract while inputs.py is not there yet
-    from genre_core.inputs import InputSpec  # noqa: F401
-except ImportError:  # pragma: no cover - only before genre_core/inputs.py exists
-    @dataclass(frozen=True)
-    class InputSpec:  # type: ignore[no-redef]
-        kind: str
-        feature_set: str | None
-        params: dict = field(default_factory=dict)
-        window: float = 3.0
-        hop: float | None = None
-        sr: int = 22050
-
-        def to_dict(self):
-            return {"kind": self.kind, "feature_set": self.feature_set, "params": dict(self.params),
-                    "window": self.window, "hop": self.hop, "sr": self.sr}
-
-        @classmethod
-        def from_dict(cls, d):
-            return cls(**d)
-
-    _mod = types.ModuleType("genre_core.inputs")
-    _mod.InputSpec = InputSpec
-    sys.modules["genre_core.inputs"] = _mod
-
-from genre_core.backends import (  # noqa: E402
+from genre_core.backends import (
     GenreModel,
     Param,
     StandardScaler,
@@ -49,6 +20,8 @@ from genre_core.backends import (  # noqa: E402
     list_backends,
     load_model,
 )
+from genre_core.errors import DatasetError, GenreLabError, RunError, TrainingCancelled
+from genre_core.inputs import InputSpec
 
 CLASSES = ["alpha", "beta", "gamma"]
 
@@ -452,10 +425,25 @@ def test_cnn_save_load_identical_and_safe(cnn_fitted, spec_sets, tmp_path):
         model.predict_proba(np.zeros((2, 16, 20), np.float32))
 
 
-def test_cnn_options_reproducible_and_cancellable(spec_sets):
+def test_cnn_architecture_options_build():
+    """Every architecture option builds a valid network (no training needed)."""
+    from genre_core.backends.cnn import build_cnn
+
+    base = get_backend("cnn").defaults()
+    shapes = {}
+    for opts in ({}, {"kernel": "musical"}, {"convs_per_block": 2, "filters": (8, 16, 32, 64)},
+                 {"head": "flatten", "dense": 0}, {"head": "gmp", "dropout": 0.0, "head_dropout": 0.0}):
+        p = dict(base, **opts)
+        net = build_cnn((32, 40, 2), 5, p)
+        assert net.output_shape == (None, 5)
+        assert all("lambda" not in layer.__class__.__name__.lower() for layer in net.layers)
+        shapes[str(opts)] = net.count_params()
+    assert shapes["{'head': 'flatten', 'dense': 0}"] != shapes["{}"]
+
+
+def test_cnn_augmenting_options_reproducible_and_cancellable(spec_sets):
     X, y, g, Xv, yv = spec_sets
-    kw = dict(CNN_FAST, epochs=1, mixup=0.3, freq_mask=3, time_mask=4, kernel="musical", freq_aware=True,
-              head="gmp", convs_per_block=2)
+    kw = dict(CNN_FAST, epochs=1, mixup=0.3, freq_mask=3, time_mask=4, freq_aware=True)
     a = get_backend("cnn")(SPEC, **kw).fit(X, y, X_valid=Xv, y_valid=yv)
     b = get_backend("cnn")(SPEC, **kw).fit(X, y, X_valid=Xv, y_valid=yv)
     np.testing.assert_allclose(a.predict_proba(Xv), b.predict_proba(Xv), rtol=0, atol=1e-6)

@@ -47,6 +47,7 @@ from .base import (
     Param,
     StandardScaler,
     check_cancel,
+    finite_or_none,
     make_input_spec,
     n_threads,
     normalise_rows,
@@ -231,9 +232,13 @@ def _make_train_sequence(keras, X, Y, w, prep: _Prep, p: dict, seed: int, index:
     """A PyDataset yielding shuffled, augmented ``(x, y_soft, weight)`` batches, reproducible per epoch.
 
     ``index`` lists the rows of ``X`` (repeats allowed: bootstrap samples) one epoch visits;
-    ``Y`` and ``w`` are aligned with ``index``.
+    ``Y`` and ``w`` are aligned with ``index``. Every batch has the same size (the
+    ``n % batch_size`` windows left over change every epoch), so TensorFlow traces
+    the training step once instead of twice.
     """
     n = len(index)
+    bs = min(p["batch_size"], n)
+    n_batches = max(1, n // bs)
 
     class TrainBatches(keras.utils.PyDataset):
         def __init__(self):
@@ -243,18 +248,12 @@ def _make_train_sequence(keras, X, Y, w, prep: _Prep, p: dict, seed: int, index:
 
         def _shuffle(self):
             self.order = np.random.default_rng([seed, 1, self.epoch]).permutation(n)
-            bs = p["batch_size"]
-            starts = list(range(0, n, bs))
-            if len(starts) > 1 and n - starts[-1] < 2:  # batch norm needs 2 examples
-                starts.pop()
-            self.bounds = [(s, starts[i + 1] if i + 1 < len(starts) else n) for i, s in enumerate(starts)]
 
         def __len__(self):
-            return len(self.bounds)
+            return n_batches
 
         def __getitem__(self, i):
-            s, e = self.bounds[i]
-            idx = np.sort(self.order[s:e])
+            idx = np.sort(self.order[i * bs:(i + 1) * bs])
             rng = np.random.default_rng([seed, 2, self.epoch, i])
             xb = prep(X[index[idx]])
             yb = Y[idx].copy()
@@ -277,19 +276,19 @@ def _make_train_sequence(keras, X, Y, w, prep: _Prep, p: dict, seed: int, index:
     return TrainBatches()
 
 
-def _make_eval_sequence(keras, X, Y, prep: _Prep, batch_size: int):
-    class EvalBatches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__(workers=1, use_multiprocessing=False)
+class _Plateau:
+    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement."""
 
-        def __len__(self):
-            return (len(X) + batch_size - 1) // batch_size
+    def __init__(self, monitor: str, patience: int, factor: float, min_lr: float):
+        self.tracker = BestTracker(monitor, patience)
+        self.factor, self.min_lr = factor, min_lr
 
-        def __getitem__(self, i):
-            sl = slice(i * batch_size, (i + 1) * batch_size)
-            return prep(X[sl]), Y[sl]
-
-    return EvalBatches()
+    def step(self, value: float | None, lr: float) -> float:
+        self.tracker.update(0, value)
+        if self.tracker.should_stop:
+            self.tracker.wait = 0
+            return max(lr * self.factor, self.min_lr)
+        return lr
 
 
 def fit_keras_cnn(X, y_idx, n_classes, w, Xv, yv_idx, p: dict, *, seed: int, progress=None, should_stop=None,
@@ -300,7 +299,8 @@ def fit_keras_cnn(X, y_idx, n_classes, w, Xv, yv_idx, p: dict, *, seed: int, pro
     Shared by :class:`CNNModel` and the bagged CNNs. ``index`` (rows of ``X``,
     repeats allowed) selects the training sample without copying ``X``;
     ``y_idx`` and ``w`` are then aligned with ``index``. ``scaler`` defaults
-    to statistics of ``X``.
+    to statistics of ``X``. Validation runs eagerly after each epoch (no second
+    traced function); its loss is the plain, unweighted cross-entropy.
     """
     keras = _keras()
     seed_everything(seed)
@@ -319,12 +319,9 @@ def fit_keras_cnn(X, y_idx, n_classes, w, Xv, yv_idx, p: dict, *, seed: int, pro
     )
     train_seq = _make_train_sequence(keras, X, Y, w.astype(np.float32), prep, p, seed, index)
     has_valid = Xv is not None
-    valid_seq = None
-    if has_valid:
-        Yv = np.eye(n_classes, dtype=np.float32)[yv_idx]
-        valid_seq = _make_eval_sequence(keras, Xv, Yv, prep, max(p["batch_size"], 128))
     monitor = p["monitor"] if has_valid else "loss"
     tracker = BestTracker(monitor, p["patience"])
+    plateau = _Plateau(monitor, p["lr_patience"], p["lr_factor"], p["min_lr"])
     reporter = EpochReporter(progress, p["epochs"], **(reporter_kwargs or {}))
     hist = history if history is not None else []
     state = {"best_weights": None, "t_epoch": time.perf_counter()}
@@ -341,36 +338,43 @@ def fit_keras_cnn(X, y_idx, n_classes, w, Xv, yv_idx, p: dict, *, seed: int, pro
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            metrics = {"loss": logs.get("loss"), "accuracy": logs.get("accuracy"),
-                       "val_loss": logs.get("val_loss"), "val_accuracy": logs.get("val_accuracy"), "lr": lr}
-            metrics = {k: (None if v is None else float(v)) for k, v in metrics.items()}
+            opt_lr = self.model.optimizer.learning_rate
+            lr = float(keras.ops.convert_to_numpy(opt_lr))
+            metrics = {"loss": finite_or_none(logs.get("loss")), "accuracy": finite_or_none(logs.get("accuracy")),
+                       "val_loss": None, "val_accuracy": None, "lr": lr}
+            if has_valid:
+                pv = keras_predict(self.model, prep, Xv)
+                metrics["val_loss"] = float(-np.mean(np.log(np.clip(pv[np.arange(len(yv_idx)), yv_idx],
+                                                                    1e-7, 1.0))))
+                metrics["val_accuracy"] = float(np.mean(pv.argmax(axis=1) == yv_idx))
             e = epoch + 1
             if tracker.update(e, metrics[monitor]):
                 state["best_weights"] = self.model.get_weights()
+            new_lr = plateau.step(metrics[monitor], lr)
+            if new_lr != lr:
+                opt_lr.assign(new_lr)
             hist.append({"epoch": e, **metrics, "time_s": round(time.perf_counter() - state["t_epoch"], 4)})
             reporter.report(e, metrics)
             check_cancel(should_stop, f"after epoch {e} of {p['epochs']}")
             if tracker.should_stop:
                 self.model.stop_training = True
 
-    callbacks = [
-        Watch(),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=p["lr_factor"], patience=p["lr_patience"],
-                                          min_lr=p["min_lr"], mode=tracker.mode, min_delta=1e-4, verbose=0),
-    ]
-    model.fit(train_seq, validation_data=valid_seq, epochs=p["epochs"], callbacks=callbacks, verbose=0)
+    model.fit(train_seq, epochs=p["epochs"], callbacks=[Watch()], verbose=0)
     if state["best_weights"] is not None:
         model.set_weights(state["best_weights"])
     return model, scaler, tracker.best_epoch or len(hist)
 
 
 def keras_predict(model, prep: _Prep, X: np.ndarray, batch_size: int = _PREDICT_BATCH) -> np.ndarray:
-    """Class probabilities of raw windows ``X`` (rows renormalised, float64)."""
+    """Class probabilities of raw windows ``X`` (rows renormalised, float64).
+
+    Runs the network eagerly (``model(x, training=False)``): no graph tracing,
+    so the first prediction after loading a run is as fast as the next.
+    """
     out = []
     for s in range(0, len(X), batch_size):
         xb = prep(X[s:s + batch_size])
-        out.append(np.asarray(model.predict_on_batch(xb), dtype=np.float64))
+        out.append(np.asarray(model(xb, training=False), dtype=np.float64))
     return normalise_rows(np.concatenate(out, axis=0))
 
 
