@@ -259,4 +259,4 @@ def list_feature_sets() -> list[str]:
 
 
 # Register the shipped sets (imported for their side effect).
-from . import gtzan57, mfcc_stats, edm  # noqa: E402,F401
+from . import gtzan57, mfcc_stats, edm, musicnn  # noqa: E402,F401
