@@ -258,10 +258,11 @@ def list_runs_safe() -> list:
 
 
 def complete_runs(all_runs: Iterable | None = None) -> list:
-    """The complete runs, shipped first, then user runs newest first."""
+    """The complete runs: shipped ones by name, then user runs newest first."""
     items = list(all_runs) if all_runs is not None else list_runs_safe()
     done = [r for r in items if r.status == "complete"]
-    return [r for r in done if r.location == "shipped"] + [r for r in done if r.location != "shipped"]
+    shipped = sorted((r for r in done if r.location == "shipped"), key=lambda r: r.name)
+    return shipped + [r for r in done if r.location != "shipped"]
 
 
 def default_run_ids(runs: Iterable, *, fallback_max: int = 6) -> list[str]:
@@ -304,9 +305,39 @@ def load_run_cached(run_or_ref):
     return _load_run_resource(path, mtime)
 
 
+_HEADLINE_KEYS = ("id", "name", "location", "status", "backend", "dataset", "split", "evaluated_on", "n_tracks",
+                  "track_accuracy", "track_accuracy_ci", "balanced_accuracy", "macro_f1", "segment_accuracy",
+                  "size_bytes", "created", "error", "stage")
+
+
+def headline(run) -> dict:
+    """``run.headline()``, tolerant of odd ``run.json`` contents (a listing must never crash).
+
+    A failed run whose record holds the dataset as a plain string (as written
+    when training fails early) and hand-edited records are shown with what can
+    be read.
+    """
+    import dataclasses
+
+    info = run.info if isinstance(run.info, dict) else {}
+    fixed = dict(info)
+    for key in ("dataset", "split"):
+        if key in fixed and not isinstance(fixed[key], dict):
+            fixed[key] = {"name" if key == "dataset" else "protocol": str(fixed[key])}
+    if not isinstance(fixed.get("metrics"), (dict, type(None))):
+        fixed["metrics"] = {}
+    try:
+        return run.headline() if fixed == info else dataclasses.replace(run, info=fixed).headline()
+    except Exception as err:  # noqa: BLE001 - show what we can
+        h = dict.fromkeys(_HEADLINE_KEYS)
+        h.update({"id": run.id, "name": run.name, "location": run.location, "status": run.status,
+                  "error": f"unreadable run record ({type(err).__name__}: {err})"})
+        return h
+
+
 def run_label(run) -> str:
     """``shipped/mlp-gtzan · mlp on features_30_sec.csv · 71% track acc.``"""
-    h = run.headline()
+    h = headline(run)
     acc = h.get("track_accuracy")
     bits = [run.id, f"{h.get('backend') or '?'} on {h.get('dataset') or '?'}"]
     if acc is not None:
@@ -357,7 +388,7 @@ def leaderboard_frame(runs: Iterable) -> pd.DataFrame:
     for r in runs:
         if r.status != "complete":
             continue
-        h = r.headline()
+        h = headline(r)
         ci = h.get("track_accuracy_ci") or [None, None]
         timings = r.info.get("timings") or {}
         size = h.get("size_bytes")
@@ -392,7 +423,7 @@ def flagged_runs_frame(runs: Iterable) -> pd.DataFrame:
     for r in runs:
         if r.status == "complete":
             continue
-        h = r.headline()
+        h = headline(r)
         what = {
             "running": "still training",
             "crashed": "the training process died; delete it or train again",
@@ -498,6 +529,6 @@ def discover_datasets() -> list[dict]:
 __all__ = [
     "APP_NAME", "LOCATION_ENV", "PAGES", "REPO_ROOT", "advice_for", "apply_location_settings", "complete_runs",
     "debug_mode", "default_run_ids", "discover_datasets", "flagged_runs_frame", "fmt_bytes", "fmt_clock",
-    "fmt_seconds", "leaderboard_frame", "list_runs_safe", "load_run_cached", "location_settings_ui",
+    "fmt_seconds", "headline", "leaderboard_frame", "list_runs_safe", "load_run_cached", "location_settings_ui",
     "location_source", "page_links", "run_key", "run_label", "run_page", "set_location", "setup_page", "show_error",
 ]
