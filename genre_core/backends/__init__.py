@@ -38,13 +38,14 @@ from .base import (  # noqa: F401
     register_backend,
     seed_everything,
 )
-from . import mlp, cnn, xgb, ensemble  # noqa: F401,E402  (registration order = list_backends() order)
+from . import mlp, cnn, xgb, ensemble, linear  # noqa: F401,E402  (registration order = list_backends() order)
 from .cnn import CNNModel  # noqa: F401
 from .ensemble import CNNBagModel, SoftVoter  # noqa: F401
+from .linear import LinearModel  # noqa: F401
 from .mlp import MLPModel  # noqa: F401
 from .xgb import XGBModel  # noqa: F401
 
 __all__ = [
-    "ALIASES", "CNNBagModel", "CNNModel", "GenreModel", "MLPModel", "SoftVoter", "XGBModel", "Param", "StandardScaler", "balanced_class_weights",
+    "ALIASES", "CNNBagModel", "CNNModel", "GenreModel", "LinearModel", "MLPModel", "SoftVoter", "XGBModel", "Param", "StandardScaler", "balanced_class_weights",
     "get_backend", "list_backends", "load_model", "n_threads", "register_backend", "seed_everything",
 ]
