@@ -534,6 +534,48 @@ def gtzan_filtered_split(dataset: "Dataset", splits_dir: str | os.PathLike | Non
     return split
 
 
+
+def gtzan_dev_split(dataset: "Dataset", *, valid_size: float = 0.15, seed: int = 0,
+                    splits_dir: str | os.PathLike | None = None) -> Split:
+    """GTZAN's fault-filtered split for a dataset that holds none of its test tracks.
+
+    The shared GTZAN development audio has only tracks from the filtered
+    *train* and *valid* lists. Evaluating on the valid list while it also steers
+    early stopping would flatter the model, so this protocol keeps every
+    decision away from the evaluated tracks: the filtered **valid** tracks become
+    the **test** side, and a stratified validation part (``valid_size`` of the
+    filtered train tracks, by track, seeded) is held out of the filtered
+    **train** tracks for early stopping. When the dataset does have filtered
+    test tracks, the plain :func:`gtzan_filtered_split` is returned unchanged.
+
+    Example
+    -------
+    >>> split = gtzan_dev_split(open_dataset([gtzan / "audio", gtzan / "excerpts"]))  # doctest: +SKIP
+    >>> split.protocol, split.counts()                                               # doctest: +SKIP
+    ('gtzan_filtered_dev', {'train': 282, 'valid': 49, 'test': 41})
+    """
+    base = gtzan_filtered_split(dataset, splits_dir)
+    if base.test or not base.valid:
+        return base
+    _validate_fraction(valid_size, "valid_size")
+    label_of = {t.track_id: t.label for t in dataset.tracks}
+    groups = _track_groups(dataset, "track")
+    ids = list(base.train)
+    rest, held = _holdout(ids, [label_of[i] for i in ids], [groups.get(i, i) for i in ids], valid_size, seed,
+                          "validation")
+    details = dict(base.details)
+    details.update({
+        "valid_size": valid_size,
+        "note": ("GTZAN fault-filtered lists, development variant: the dataset holds none of the filtered test "
+                 "tracks, so the filtered valid tracks are the test side and the validation side is a stratified "
+                 f"{valid_size:.0%} of the filtered train tracks (seed {seed})."),
+    })
+    split = Split(sorted(rest), sorted(held), sorted(base.valid), protocol="gtzan_filtered_dev", seed=seed,
+                  details=details)
+    check_no_leak(split)
+    return split
+
+
 # --------------------------------------------------------------------- leak check
 
 
