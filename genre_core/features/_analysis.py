@@ -50,13 +50,14 @@ def _chroma_basis(sr: int, n_fft: int, tuning: float, n_chroma: int) -> np.ndarr
 
 def estimate_tuning_fast(S: np.ndarray, sr: int, *, n_fft: int, bins_per_octave: int = 12,
                          fmin: float = 150.0, fmax: float = 4000.0, threshold: float = 0.1) -> float:
-    """``librosa.estimate_tuning(S=S, sr=sr, bins_per_octave=...)``, on the bins that matter.
+    """``librosa.estimate_tuning(S=S, sr=sr, bins_per_octave=...)``, fast and identical.
 
     ``librosa.piptrack`` only reports peaks in ``[fmin, fmax)``; its per-frame
     reference (``threshold * max``) needs the whole column, but the gradient,
-    parabolic shift and local-maximum tests only need the neighbouring bins. So
-    the same librosa operations are run on the band (plus two guard bins), and
-    the pitches, magnitudes and hence the tuning are identical. ``S`` must be
+    parabolic shift and local-maximum tests only need the neighbouring bins.
+    :func:`._fast.piptrack_band` runs librosa's arithmetic on that band only
+    (bit-identical peaks), then the median threshold and
+    :func:`librosa.pitch_tuning` histogram are librosa's own. ``S`` must be
     non-negative (a magnitude or power spectrogram).
 
     Examples
@@ -67,26 +68,7 @@ def estimate_tuning_fast(S: np.ndarray, sr: int, *, n_fft: int, bins_per_octave:
     >>> estimate_tuning_fast(S, 22050, n_fft=2048) == librosa.estimate_tuning(S=S, sr=22050)
     True
     """
-    from librosa.core.pitch import _parabolic_interpolation  # private, but the exact stencil piptrack uses
-
-    fft_freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    fmin = max(fmin, 0.0)
-    fmax = min(fmax, float(sr) / 2)
-    band = np.flatnonzero((fmin <= fft_freqs) & (fft_freqs < fmax))
-    if band.size == 0:
-        return 0.0
-    lo = max(int(band[0]) - 2, 0)
-    hi = min(int(band[-1]) + 3, S.shape[-2])
-    sub = S[lo:hi]
-    ref_value = threshold * np.max(S, axis=-2)[np.newaxis, :]  # S >= 0, so max == max(abs)
-    avg = np.gradient(sub, axis=-2)
-    shift = _parabolic_interpolation(sub, axis=-2)
-    dskew = 0.5 * avg * shift
-    freq_mask = ((fmin <= fft_freqs) & (fft_freqs < fmax))[lo:hi, np.newaxis]
-    # interior guard: librosa's edge handling at the band borders is never reached
-    idx = np.nonzero(freq_mask & librosa.util.localmax(sub * (sub > ref_value), axis=-2))
-    pitches = (idx[0] + lo + shift[idx]) * float(sr) / n_fft
-    mags = sub[idx] + dskew[idx]
+    pitches, mags = _fast.piptrack_band(S, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, threshold=threshold)
     pitch_mask = pitches > 0
     thr = np.median(mags[pitch_mask]) if pitch_mask.any() else 0.0
     sel = pitches[(mags >= thr) & pitch_mask]
@@ -113,14 +95,8 @@ def tempo_fast(onset_envelope: np.ndarray, sr: int, *, hop_length: int = 512,
     True
     """
     win = int(librosa.time_to_frames(ac_size, sr=sr, hop_length=hop_length))
-    n = onset_envelope.shape[-1]
-    padded = np.pad(onset_envelope, (win // 2, win // 2), mode="linear_ramp", end_values=[0, 0])
-    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[:n]
-    ac_window = librosa.filters.get_window("hann", win, fftbins=True)
-    x = frames * ac_window
     n_pad = scipy.fft.next_fast_len(2 * win - 1, real=True)
-    spec = np.fft.rfft(x, n=n_pad, axis=-1)
-    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_pad, axis=-1)
+    ac = _fast.onset_autocorrelation(onset_envelope, win, n_pad)
     tg = _fast.mean_max_normalised(ac, win)
     bpms = librosa.tempo_frequencies(win, hop_length=hop_length, sr=sr)
     with np.errstate(divide="ignore"):

@@ -45,7 +45,8 @@ import scipy.fft
 from numba import njit
 
 __all__ = ["median_filter_1d", "hpss_spectra", "hpss_waveforms", "istft_centered", "rms_frames",
-           "zcr_frames", "spectral_shape", "mean_max_normalised"]
+           "zcr_frames", "spectral_shape", "mean_max_normalised", "piptrack_band",
+           "onset_autocorrelation"]
 
 _NOGIL = dict(cache=True, nogil=True)
 
@@ -71,16 +72,17 @@ def _median_lanes(x, k, out, block):
 
     Every column (lane) is filtered independently; ``block`` lanes are
     processed together so the inner loops vectorise. Per lane the current
-    window is kept sorted in ``w[:, lane]``; a step deletes the outgoing value
-    (``d[j] = w[j] if w[j] < old else w[j + 1]``) and inserts the incoming one
-    (``w[j] = max(d[j - 1], min(d[j], new))``), both branch-free. Only compares
-    and selects: the output values are exactly input values.
+    window is kept sorted in ``w[:, lane]`` (``w[k]`` is a +max sentinel). A
+    step deletes the outgoing value, ``d[j] = w[j] if w[j] < old else w[j + 1]``,
+    and inserts the incoming one, ``w[j] = max(d[j - 1], min(d[j], new))``, in a
+    single branch-free pass. Only compares and selects: the output values are
+    exactly input values.
     """
     n, n_lanes = x.shape
     h = k // 2
     big = np.finfo(x.dtype).max
-    w = np.empty((k, block), dtype=x.dtype)
-    d = np.empty((k, block), dtype=x.dtype)
+    w = np.empty((k + 1, block), dtype=x.dtype)
+    dprev = np.empty(block, dtype=x.dtype)
     xo = np.empty(block, dtype=x.dtype)
     xn = np.empty(block, dtype=x.dtype)
     for b0 in range(0, n_lanes, block):
@@ -100,35 +102,32 @@ def _median_lanes(x, k, out, block):
         o = out[0]
         for lane in range(nb):
             o[b0 + lane] = w[h, lane]
-        d[k - 1, :] = big
         for i in range(1, n):
             s_old = x[_reflect(i - 1 - h, n)]
             s_new = x[_reflect(i + h, n)]
             for lane in range(nb):
                 xo[lane] = s_old[b0 + lane]
                 xn[lane] = s_new[b0 + lane]
-            for j in range(k - 1):
+                dprev[lane] = -big
+            for j in range(k):
+                wj = w[j]
+                wj1 = w[j + 1]
                 for lane in range(nb):
-                    a = w[j, lane]
-                    d[j, lane] = a if a < xo[lane] else w[j + 1, lane]
-            for lane in range(nb):
-                a = d[0, lane]
-                v = xn[lane]
-                w[0, lane] = a if a < v else v
-            for j in range(1, k):
-                for lane in range(nb):
-                    a = d[j, lane]
+                    a = wj[lane]
+                    dj = a if a < xo[lane] else wj1[lane]   # after deleting the old value
                     v = xn[lane]
-                    t = a if a < v else v
-                    p = d[j - 1, lane]
-                    w[j, lane] = p if p > t else t
+                    t = dj if dj < v else v
+                    p = dprev[lane]
+                    wj[lane] = p if p > t else t             # after inserting the new value
+                    dprev[lane] = dj
             o = out[i]
+            wh = w[h]
             for lane in range(nb):
-                o[b0 + lane] = w[h, lane]
+                o[b0 + lane] = wh[lane]
     return out
 
 
-_LANE_BLOCK = 128
+_LANE_BLOCK = 256
 
 
 def median_filter_1d(x: np.ndarray, size: int, *, axis: int = -1) -> np.ndarray:
@@ -272,7 +271,7 @@ def hpss_spectra(D: np.ndarray, *, kernel_size: int = 31, S: np.ndarray | None =
     Sf = np.ascontiguousarray(S)                        # (bins, frames)
     perc = np.empty_like(Sf)
     _median_lanes(Sf, k, perc, _LANE_BLOCK)             # along frequency
-    percT = np.ascontiguousarray(perc.T)
+    percT = np.ascontiguousarray(perc.T)                # a copy is cheaper than strided reads
     HT = np.empty_like(DT)
     PT = np.empty_like(DT) if percussive else np.empty((0, DT.shape[1]), dtype=DT.dtype)
     _soft_mask_apply(DT, harmT, percT, HT, PT)
@@ -570,6 +569,51 @@ def _mean_max_normalised(ac, width, out):
     return out
 
 
+@njit(**_NOGIL)
+def _windowed_frames(padded, window, n_frames, out):
+    """out[t, :win] = padded[t:t + win] * window (float64), out[t, win:] = 0 (FFT zero padding)."""
+    win = window.shape[0]
+    width = out.shape[1]
+    for t in range(n_frames):
+        row = out[t]
+        for j in range(win):
+            row[j] = np.float64(padded[t + j]) * window[j]
+        for j in range(win, width):
+            row[j] = 0.0
+    return out
+
+
+@njit(**_NOGIL)
+def _abs2(spec, out):
+    n, m = spec.shape
+    for i in range(n):
+        for j in range(m):
+            v = spec[i, j]
+            out[i, j] = v.real * v.real + v.imag * v.imag
+    return out
+
+
+def onset_autocorrelation(onset_envelope: np.ndarray, win: int, n_pad: int) -> np.ndarray:
+    """Autocorrelation (via FFT of size ``n_pad``) of every centred, Hann-windowed ``win``-frame of an envelope.
+
+    The tempogram of ``librosa.feature.tempogram`` before normalisation:
+    linear-ramp padding to zero, one frame per envelope sample, rows = frames.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ac = onset_autocorrelation(np.ones(50, np.float32), 8, 16)
+    >>> ac.shape
+    (50, 16)
+    """
+    n = onset_envelope.shape[-1]
+    padded = np.pad(onset_envelope, (win // 2, win // 2), mode="linear_ramp", end_values=[0, 0])
+    window = librosa.filters.get_window("hann", win, fftbins=True).astype(np.float64)
+    x = _windowed_frames(padded, window, n, np.empty((n, n_pad), dtype=np.float64))
+    spec = np.fft.rfft(x, axis=-1)
+    return np.fft.irfft(_abs2(spec, np.empty(spec.shape, dtype=np.float64)), n=n_pad, axis=-1)
+
+
 def mean_max_normalised(ac: np.ndarray, width: int) -> np.ndarray:
     """Mean over rows of ``ac[:, :width]``, each row divided by its max absolute value.
 
@@ -585,3 +629,95 @@ def mean_max_normalised(ac: np.ndarray, width: int) -> np.ndarray:
     ac = np.ascontiguousarray(ac, dtype=np.float64)
     out = np.empty(int(width), dtype=np.float64)
     return _mean_max_normalised(ac, int(width), out)
+
+
+# ---------------------------------------------------------------------------
+# piptrack on a frequency band (for the tuning estimate)
+# ---------------------------------------------------------------------------
+@njit(**_NOGIL)
+def _piptrack_band(ST, k0, k1, threshold, sr, n_fft, pitches, mags):
+    """Peaks of ``librosa.piptrack(S=S)`` restricted to bins ``k0 <= k < k1`` (interior bins).
+
+    Mirrors librosa's arithmetic and types step by step (``np.gradient``,
+    the ``_pi_stencil`` parabolic shift, ``0.5 * avg * shift``, ``S * (S >
+    threshold * max)``, ``localmax``) so the peaks and their values are
+    bit-identical. Returns the number of peaks written.
+    """
+    n_t, n_f = ST.shape
+    thr = np.float32(threshold)
+    half = np.float32(0.5)
+    two = np.float32(2.0)
+    count = 0
+    for t in range(n_t):
+        row = ST[t]
+        m = row[0]
+        for f in range(1, n_f):
+            if row[f] > m:
+                m = row[f]
+        ref = thr * m
+        for k in range(k0, k1):
+            c = row[k]
+            xc = c if c > ref else np.float32(0.0)
+            lo = row[k - 1]
+            xl = lo if lo > ref else np.float32(0.0)
+            hi = row[k + 1]
+            xh = hi if hi > ref else np.float32(0.0)
+            if not (xc > xl and xc >= xh):
+                continue
+            # librosa.core.pitch._pi_stencil, with the same operand types
+            a = hi + lo - 2 * c
+            b = (hi - lo) / 2
+            if np.abs(b) >= np.abs(a):
+                shift = np.float32(0.0)
+            else:
+                shift = np.float32(-b / a)
+            avg = (hi - lo) / two
+            dskew = half * avg * shift
+            # librosa computes in float64 and stores into a float32 matrix
+            pitches[count] = np.float32((np.float64(k) + np.float64(shift)) * sr / n_fft)
+            mags[count] = c + dskew
+            count += 1
+    return count
+
+
+def piptrack_band(S: np.ndarray, sr: int, *, n_fft: int, fmin: float = 150.0, fmax: float = 4000.0,
+                  threshold: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Pitches and magnitudes of the peaks ``librosa.piptrack(S=S, sr=sr)`` finds (flattened).
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (1 + n_fft // 2, frames), non-negative
+    sr, n_fft : int
+    fmin, fmax, threshold : float
+        librosa's defaults.
+
+    Returns
+    -------
+    pitches, mags : np.ndarray, float32
+        The non-zero entries of librosa's ``(pitches, mags)`` matrices (in
+        frame-major order, which no caller depends on).
+
+    Examples
+    --------
+    >>> import numpy as np, librosa
+    >>> S = np.abs(librosa.stft(np.random.default_rng(0).standard_normal(8000).astype(np.float32)))
+    >>> p, m = piptrack_band(S, 22050, n_fft=2048)
+    >>> P, M = librosa.piptrack(S=S, sr=22050)
+    >>> bool(np.array_equal(np.sort(p), np.sort(P[P > 0])) and np.array_equal(np.sort(m), np.sort(M[P > 0])))
+    True
+    """
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    fmin = max(fmin, 0.0)
+    fmax = min(fmax, float(sr) / 2)
+    band = np.flatnonzero((fmin <= freqs) & (freqs < fmax))
+    ST = np.ascontiguousarray(np.asarray(S, dtype=np.float32).T)
+    if band.size == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    k0, k1 = int(band[0]), int(band[-1]) + 1
+    if k0 < 1 or k1 > ST.shape[1] - 1:  # pragma: no cover - only for exotic sr / n_fft
+        raise ValueError("piptrack_band needs the band strictly inside the spectrum")
+    cap = ST.shape[0] * (k1 - k0)
+    pitches = np.empty(cap, dtype=np.float32)
+    mags = np.empty(cap, dtype=np.float32)
+    n = _piptrack_band(ST, k0, k1, float(threshold), float(sr), int(n_fft), pitches, mags)
+    return pitches[:n], mags[:n]
