@@ -421,6 +421,24 @@ def test_cnn_save_load_identical_and_safe(cnn_fitted, spec_sets, tmp_path):
     (tmp_path / "c" / "model.keras").write_bytes(b"PK\x03\x04 garbage")
     with pytest.raises(RunError, match="model.keras: the network file is corrupt or unsafe"):
         load_model(tmp_path / "c")
+
+
+def test_cnn_refuses_lambda_layers(cnn_fitted, tmp_path):
+    """A .keras file whose network carries Python code (a Lambda layer) is refused, not run."""
+    import keras
+
+    model, _ = cnn_fitted
+    folder = tmp_path / "c"
+    model.save(folder)
+    inp = keras.Input((16, 24, 1))
+    marker = tmp_path / "PWNED"
+    x = keras.layers.Lambda(lambda t: t * 1.0)(inp)  # stand-in for arbitrary code
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    evil = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(x))
+    evil.save(folder / "model.keras")
+    with pytest.raises(RunError, match="corrupt or unsafe"):
+        load_model(folder)
+    assert not marker.exists()
     with pytest.raises(RunError, match="expects windows of shape \\(16, 24\\)"):
         model.predict_proba(np.zeros((2, 16, 20), np.float32))
 

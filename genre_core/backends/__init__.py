@@ -7,6 +7,7 @@ mlp      PyTorch MLP (batch norm, dropout, L2, early stopping)        gtzan57, 3
 cnn      Keras CNN on log-mel windows (conv blocks, GAP head)         logmel, 3 s, hop 1.5 s
 xgb      xgboost gradient boosting (hist) with early stopping         mfcc_stats, 3 s
 cnn_bag  N bagged CNNs on bootstrap samples of tracks ("ensemble")    logmel, 3 s, hop 1.5 s
+linear   logistic-regression head on pretrained embeddings            musicnn, 3 s, hop 1.5 s
 ======== ============================================================ =====================
 
 Soft voting over several trained runs is :class:`~genre_core.backends.ensemble.SoftVoter`.
@@ -18,7 +19,7 @@ Example
 -------
 >>> from genre_core.backends import list_backends, get_backend
 >>> list_backends()
-['mlp', 'cnn', 'xgb', 'cnn_bag']
+['mlp', 'cnn', 'xgb', 'cnn_bag', 'linear']
 >>> get_backend("ensemble").name
 'cnn_bag'
 """
@@ -46,6 +47,7 @@ from .mlp import MLPModel  # noqa: F401
 from .xgb import XGBModel  # noqa: F401
 
 __all__ = [
-    "ALIASES", "CNNBagModel", "CNNModel", "GenreModel", "LinearModel", "MLPModel", "SoftVoter", "XGBModel", "Param", "StandardScaler", "balanced_class_weights",
-    "get_backend", "list_backends", "load_model", "n_threads", "register_backend", "seed_everything",
+    "ALIASES", "CNNBagModel", "CNNModel", "GenreModel", "LinearModel", "MLPModel", "Param", "SoftVoter", "StandardScaler",
+    "XGBModel", "balanced_class_weights", "get_backend", "list_backends", "load_model", "n_threads",
+    "register_backend", "seed_everything",
 ]

@@ -645,6 +645,8 @@ class GenreModel:
         self.params: dict[str, Any] = {}
         for pname, spec in specs.items():
             self.params[pname] = spec.coerce(params[pname]) if pname in params else spec.default
+        if isinstance(input_spec, Mapping):
+            input_spec = input_spec_from_dict(input_spec)
         self.input_spec = input_spec if input_spec is not None else self.default_input()
         kind = getattr(self.input_spec, "kind", None)
         if kind not in self.input_kinds:
