@@ -102,6 +102,10 @@ def test_sklearn_protocol():
     assert m.params["epochs"] == 3
     with pytest.raises(RunError, match="not been fitted"):
         m.predict(np.zeros((2, 12), np.float32))
+    from sklearn.base import clone, is_classifier
+
+    twin = clone(m)
+    assert is_classifier(m) and twin is not m and twin.get_params() == m.get_params()
 
 
 def test_helpers():
@@ -450,7 +454,8 @@ def test_cnn_architecture_options_build():
     base = get_backend("cnn").defaults()
     shapes = {}
     for opts in ({}, {"kernel": "musical"}, {"convs_per_block": 2, "filters": (8, 16, 32, 64)},
-                 {"head": "flatten", "dense": 0}, {"head": "gmp", "dropout": 0.0, "head_dropout": 0.0}):
+                 {"head": "flatten", "dense": 0}, {"head": "gmp", "dropout": 0.0, "head_dropout": 0.0},
+                 {"head": "time_avg"}):
         p = dict(base, **opts)
         net = build_cnn((32, 40, 2), 5, p)
         assert net.output_shape == (None, 5)

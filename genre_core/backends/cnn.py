@@ -12,9 +12,10 @@ Options: more / wider blocks (``filters``), two or three convolutions per block
 tall (timbre) and wide (temporal) kernels (``kernel="musical"``),
 frequency-aware input (``freq_aware``: an extra channel holding the mel-band
 position, as in Koutini et al.'s frequency-aware CNNs), global average / max
-pooling or flatten heads, mixup, SpecAugment-style masking, label smoothing,
-class weights, early stopping that restores the best epoch and LR reduction on
-plateaus. Audio augmentation happens upstream (training pipeline).
+pooling, time-average (frequency axis kept) or flatten heads, mixup,
+SpecAugment-style masking, label smoothing, class weights, early stopping that
+restores the best epoch and LR reduction on plateaus. Audio augmentation
+happens upstream (training pipeline).
 
 Inputs are standardised with statistics of the training windows (one global
 mean/scale by default, or per mel band), stored in ``scaler.json``.
@@ -94,8 +95,9 @@ def cnn_param_specs() -> list[Param]:
         Param("kernel", "square", str, "'square': 3x3 kernels; 'musical': first block mixes square, tall "
               "(timbre) and wide (temporal) kernels.", choices=["square", "musical"]),
         Param("freq_aware", False, bool, "Add a channel with each mel band's position (frequency-aware CNN)."),
-        Param("head", "gap", str, "Pooling before the classifier: global average, global max, or flatten.",
-              choices=["gap", "gmp", "flatten"]),
+        Param("head", "gap", str, "Pooling before the classifier: global average (gap), global max (gmp), "
+              "average over time keeping the frequency axis (time_avg), or flatten.",
+              choices=["gap", "gmp", "time_avg", "flatten"]),
         Param("dense", 64, int, "Units of the dense layer before the output (0 = none).", low=0, high=4096),
         Param("dropout", 0.2, float, "Dropout after each conv block.", low=0.0, high=0.9),
         Param("head_dropout", 0.4, float, "Dropout before the output layer.", low=0.0, high=0.9),
@@ -157,6 +159,9 @@ def build_cnn(input_shape: tuple[int, int, int], n_classes: int, p: dict):
         x = L.GlobalAveragePooling2D()(x)
     elif p["head"] == "gmp":
         x = L.GlobalMaxPooling2D()(x)
+    elif p["head"] == "time_avg":  # mean over frames, frequency position kept
+        x = L.AveragePooling2D(pool_size=(1, int(x.shape[2])))(x)
+        x = L.Flatten()(x)
     else:
         x = L.Flatten()(x)
     if p["dense"] > 0:
