@@ -65,7 +65,7 @@ def estimate_tuning_fast(S: np.ndarray, sr: int, *, n_fft: int, bins_per_octave:
     >>> import numpy as np, librosa
     >>> y = np.sin(2 * np.pi * 443 * np.arange(22050) / 22050).astype(np.float32)
     >>> S = np.abs(librosa.stft(y)) ** 2
-    >>> estimate_tuning_fast(S, 22050, n_fft=2048) == librosa.estimate_tuning(S=S, sr=22050)
+    >>> bool(estimate_tuning_fast(S, 22050, n_fft=2048) == librosa.estimate_tuning(S=S, sr=22050))
     True
     """
     pitches, mags = _fast.piptrack_band(S, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, threshold=threshold)

@@ -102,7 +102,7 @@ def edm_reference(y: np.ndarray, sr: int = 22050) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> y = np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1
+    >>> y = np.random.default_rng(0).standard_normal(3 * 22050).astype(np.float32) * 0.1
     >>> edm_reference(y).shape
     (61,)
     """
