@@ -230,7 +230,7 @@ def test_compute_batch_equals_loop():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fast_median_equals_scipy_exactly(dtype):
     rng = np.random.default_rng(0)
-    for n in (8, 9, 15, 16, 17, 31, 32, 45, 130):
+    for n in (4, 5, 8, 9, 15, 16, 17, 31, 32, 45, 130):  # 4 n > 31 // 2: scipy is well defined
         for size in (1, 3, 5, 31):
             for axis in (0, 1):
                 shape = [7, 7]

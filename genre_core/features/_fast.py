@@ -9,14 +9,14 @@ Exact running median
     **bit for bit identical**: a median is a selection, not arithmetic, so any
     exact algorithm returns the very same float32 values. Many lines are
     filtered at once (SIMD lanes); each lane keeps its window sorted and a
-    step is one branch-free "delete the outgoing value" pass followed by one
-    branch-free "insert the incoming value" pass (``max(d[j-1], min(d[j], v))``).
+    step is one branch-free pass that deletes the outgoing value and inserts
+    the incoming one (``max(d[j-1], min(d[j], v))``).
     The boundary is scipy's ``mode='reflect'`` (``d c b a | a b c d | d c b a``,
     repeated periodically for lines shorter than the half kernel), the mode
-    librosa uses. One caveat, scipy's not ours: for lines shorter than a quarter
-    of the kernel (< 8 frames for kernel 31, i.e. < 0.2 s of audio) scipy's n-d
-    filter maps some far-out-of-range offsets to index -1 (memory before the
-    line); there we return the mathematically reflected value instead.
+    librosa uses. One caveat, scipy's not ours: for lines of ``n`` samples with
+    ``4 n <= size // 2`` (at most 3 frames for kernel 31, i.e. < 0.1 s of
+    audio) scipy's n-d filter maps some far-out-of-range offsets to index -1
+    (memory before the line); there we return the reflected value instead.
 
 Harmonic/percussive masks and inverse STFT
     :func:`hpss_spectra` applies librosa's soft masks (power 2, margin 1) in one
@@ -135,8 +135,8 @@ def median_filter_1d(x: np.ndarray, size: int, *, axis: int = -1) -> np.ndarray:
 
     Equivalent to ``scipy.ndimage.median_filter(x, size=shape, mode="reflect")``
     with ``shape`` 1 everywhere except ``size`` on ``axis``, bit for bit, for
-    finite input and lines of at least ``size // 4 + 1`` samples (see the module
-    notes for scipy's behaviour on shorter lines).
+    finite input and lines of ``n`` samples with ``4 n > size // 2`` (see the
+    module notes for scipy's behaviour on shorter lines).
 
     Parameters
     ----------
