@@ -1,0 +1,334 @@
+"""Train: set up a training run, launch it in the background, watch it learn.
+
+Storyboard: jobs in progress (live: stage, progress bar, ETA, loss/accuracy
+curves, Cancel) and finished ones (headline metrics, link to Compare) ->
+choose a dataset (bundled feature table, an audio folder, the synthetic demo)
+-> a backend that can use it -> its hyperparameters -> the split (checked
+now: a genre with too few tracks is reported before anything runs) ->
+augmentation (audio only) -> seed and run name -> Start.
+
+Training never runs inside this script: :func:`genre_core.jobs.submit_job`
+queues it for a detached worker process running
+:func:`genre_core.training.train` (the CLI's entry point). Job state lives on
+disk, so reloading the page or opening a second tab finds the jobs again;
+two jobs can be queued and run one after the other.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from genre_core import config, jobs  # noqa: E402
+from genre_core.backends import get_backend  # noqa: E402
+from genre_core.dataset import open_dataset  # noqa: E402
+from genre_core.errors import GenreLabError  # noqa: E402
+from genre_core.runs import check_run_name  # noqa: E402
+from pages.components import train_ui  # noqa: E402
+from pages.components.common import run_page, setup_page, show_error  # noqa: E402
+
+#: How often the job monitor refreshes while a job is queued or running (seconds).
+REFRESH_S = 1.5
+DATASET_KINDS = {
+    "table": "Bundled feature table",
+    "audio": "Audio folder",
+    "synthetic": "Synthetic demo",
+}
+
+
+# --------------------------------------------------------------------------- cached computations
+
+
+def _folder_stamp(path: str) -> float:
+    """Changes when files are added to or removed from a genre folder (cheap: no file is read)."""
+    p = Path(path).expanduser()
+    try:
+        return p.stat().st_mtime + sum(d.stat().st_mtime for d in p.iterdir() if d.is_dir())
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def dataset_cached(spec: str, stamp: float):  # noqa: ARG001 - stamp invalidates the cache
+    """The dataset as the job will see it (audio folders only listed here: files are decoded by the job)."""
+    return open_dataset(spec, check_audio=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def backend_options_cached(spec: str, stamp: float) -> list[dict]:
+    return jobs.backend_options(dataset_cached(spec, stamp))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def split_options_cached(spec: str, stamp: float) -> list[dict]:
+    return jobs.split_options(dataset_cached(spec, stamp))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def split_preview_cached(spec: str, stamp: float, protocol: str, seed: int, test_size: float,
+                         valid_size: float, k: int):
+    return jobs.split_preview(dataset_cached(spec, stamp), protocol, seed=seed, test_size=test_size,
+                              valid_size=valid_size, k=k)
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def intro_ui() -> None:
+    st.title("Train a model")
+    st.caption(
+        "Training runs in a background process, so you can leave this page, reload it or open it in another "
+        "tab: the jobs are found again. Jobs run one at a time; a second one waits in the queue. Every run is "
+        "split by track before anything is cut into segments, evaluated on tracks it never saw, and saved "
+        "with its settings in the runs registry."
+    )
+
+
+def monitor_body() -> None:
+    """Active jobs (live) and the finished ones."""
+    jobs.resume_queue()  # starts a queued job if its predecessor's process died
+    listing = jobs.list_jobs()
+    active = [j for j in listing if j["state"] in jobs.ACTIVE_STATES]
+    active.sort(key=lambda j: (j["state"] == "queued", j.get("submitted_ts") or 0))
+    finished = [j for j in listing if j["state"] in jobs.FINAL_STATES]
+    known = st.session_state.get("train_active")
+    now_active = sorted(j["job_id"] for j in active)
+    st.session_state["train_active"] = now_active
+    if known is not None and known != now_active and not set(known) <= set(now_active) and \
+            st.session_state.get("train_live"):
+        st.rerun()  # a job ended: redraw the whole page (static again, result shown)
+    if not listing:
+        st.caption("No training jobs yet: set one up below.")
+        return
+    if active:
+        st.subheader(f"In progress ({len(active)})")
+        for status in active:
+            train_ui.active_job_panel(status)
+    if finished:
+        st.subheader("Finished")
+        watched = st.session_state.get("train_watch") or []
+        shown = [j for j in finished if j["job_id"] in watched][:2] or finished[:1]
+        for status in shown:
+            train_ui.finished_job_panel(status)
+        if len(finished) > len(shown):
+            with st.expander(f"All finished jobs ({len(finished)})"):
+                st.dataframe(train_ui.jobs_table(finished), hide_index=True, width="stretch")
+                pick = st.selectbox("Show a job", [j["job_id"] for j in finished], index=None,
+                                    placeholder="choose a job", key="train_show_job")
+                if pick:
+                    train_ui.finished_job_panel(next(j for j in finished if j["job_id"] == pick))
+                if st.button("Clear finished jobs", help="Removes the job records; the runs stay in the registry."):
+                    for j in finished:
+                        try:
+                            jobs.delete_job(j["job_id"])
+                        except GenreLabError:
+                            pass
+                    st.session_state["train_watch"] = []
+                    st.rerun()
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_monitor_ui() -> None:
+    monitor_body()
+
+
+@st.fragment
+def static_monitor_ui() -> None:
+    monitor_body()
+
+
+def jobs_ui() -> None:
+    active = [j for j in jobs.list_jobs() if j["state"] in jobs.ACTIVE_STATES]
+    st.session_state["train_live"] = bool(active)
+    if active:
+        live_monitor_ui()
+    else:
+        static_monitor_ui()
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def dataset_ui() -> tuple[str, str, object | None]:
+    """Returns ``(kind, spec, dataset or None)``."""
+    st.subheader("1 · Dataset")
+    kind = st.radio("Dataset", list(DATASET_KINDS), format_func=DATASET_KINDS.get, horizontal=True,
+                    key="train_kind", label_visibility="collapsed")
+    if kind == "table":
+        spec = str(config.default_feature_table())
+        st.caption("GTZAN's public table: 57 features of each whole 30 s track (no audio). Models trained on it "
+                   "analyse 30 s windows when they predict.")
+    elif kind == "audio":
+        gtzan = config.gtzan_dir() / "audio"
+        default = str(gtzan if gtzan.is_dir() else config.data_dir())
+        spec = st.text_input("Folder with one sub-folder per genre", value=default, key="train_folder",
+                             help="e.g. <folder>/blues/*.wav, <folder>/rock/*.mp3 ... (WAV, FLAC, OGG, Opus, MP3, AU)")
+        st.caption("Files are only listed here; the job decodes every one, lists the unreadable ones and skips "
+                   "them (the Explore page can check a folder beforehand).")
+    else:
+        c1, c2 = st.columns(2)
+        n = c1.slider("Clips per genre", 6, 40, 12, key="train_syn_n")
+        dur = c2.slider("Seconds per clip", 3, 30, 6, key="train_syn_dur")
+        spec = f"synthetic:n={n},duration={dur}"
+        st.caption("Synthetic 'genres' the code makes itself (drone, pulse, chords, sweep): not music, but "
+                   "learnable in seconds, to try the workflow.")
+    stamp = _folder_stamp(spec) if kind == "audio" else 0.0
+    try:
+        with st.spinner("Reading the dataset..."):
+            ds = dataset_cached(spec, stamp)
+    except GenreLabError as err:
+        show_error(err, context="This dataset cannot be used")
+        return kind, spec, None
+    counts = ds.counts()
+    c1, c2, c3 = st.columns([1, 1, 4])
+    c1.metric("Tracks", len(ds.tracks))
+    c2.metric("Genres", len(ds.labels))
+    c3.caption("Tracks per genre: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
+    small = [g for g, n in counts.items() if n < 5]
+    if small:
+        st.warning(f"Few tracks in {', '.join(small)}: a held-out split needs several tracks per genre.",
+                   icon=":material/warning:")
+    if ds.unreadable:
+        st.warning(f"{len(ds.unreadable)} file(s) are unreadable and will be skipped.", icon=":material/warning:")
+    return kind, spec, ds
+
+
+def backend_ui(spec: str, stamp: float, ds) -> str | None:
+    st.subheader("2 · Model")
+    options = backend_options_cached(spec, stamp)
+    usable = [o for o in options if o["ok"]]
+    if not usable:
+        st.error("No registered backend can train on this dataset.")
+        return None
+    names = [o["name"] for o in usable]
+    name = st.selectbox("Backend", names, key="train_backend",
+                        format_func=lambda n: f"{n} · {next(o['input'] for o in usable if o['name'] == n)}")
+    chosen = next(o for o in usable if o["name"] == name)
+    st.caption(chosen["description"])
+    left_out = [o for o in options if not o["ok"]]
+    if left_out:
+        with st.expander(f"Backends that cannot use this dataset ({len(left_out)})"):
+            for o in left_out:
+                st.markdown(f"- **{o['name']}**: {o['reason']}")
+    return name
+
+
+def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
+    """Returns ``(split settings, ok)``; shows tracks per genre and side, or why the split is impossible."""
+    st.subheader("4 · Split")
+    options = split_options_cached(spec, stamp)
+    usable = [o for o in options if o["ok"]]
+    protos = [o["protocol"] for o in usable]
+    proto = st.radio("Protocol", protos, format_func=jobs.SPLIT_CHOICES.get, key="train_split", horizontal=True)
+    for o in options:
+        if not o["ok"]:
+            st.caption(f"{jobs.SPLIT_CHOICES[o['protocol']]} is not available: {o['reason'].rstrip('.')}.")
+        elif o["protocol"] == proto and o["reason"]:
+            st.caption(f"Note: {o['reason']}.")
+    settings = {"split": proto, "test_size": 0.2, "valid_size": 0.1, "k": 5}
+    c1, c2, c3 = st.columns(3)
+    if proto in ("track", "artist"):
+        settings["test_size"] = c1.slider("Test fraction", 0.1, 0.5, 0.2, 0.05, key="train_test")
+        settings["valid_size"] = c2.slider("Validation fraction", 0.05, 0.4, 0.1, 0.05, key="train_valid",
+                                           help="Held-out tracks for early stopping (never tested on).")
+    elif proto == "kfold":
+        settings["k"] = c1.number_input("Folds", 2, 20, 5, key="train_k")
+        settings["valid_size"] = c2.slider("Validation fraction of each training fold", 0.05, 0.4, 0.1, 0.05,
+                                           key="train_valid_k")
+    try:
+        table, notes = split_preview_cached(spec, stamp, proto, seed, settings["test_size"], settings["valid_size"],
+                                            int(settings["k"]))
+    except GenreLabError as err:
+        show_error(err, context="This split is not possible")
+        return settings, False
+    with st.expander("Tracks per genre on each side", expanded=False):
+        st.dataframe(table, width="stretch")
+    totals = table.sum()
+    st.caption(f"train {int(totals.get('train', 0))} · valid {int(totals.get('valid', 0))} · "
+               f"test {int(totals.get('test', 0))} tracks. " + " ".join(notes))
+    return settings, True
+
+
+def run_settings_ui(backend: str) -> tuple[int, str | None, bool, list[str]]:
+    st.subheader("6 · Run")
+    c1, c2 = st.columns([1, 3])
+    seed = int(c1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed",
+                               help="Seeds the split, the augmentation and the model."))
+    name = c2.text_input("Run name", value="", key="train_name",
+                         placeholder=f"automatic: {backend}-<dataset>-<date>-<time>",
+                         help="Letters, digits, '.', '_', '+' or '-'. The run is saved as user/<name>.").strip()
+    problems: list[str] = []
+    overwrite = False
+    if name:
+        try:
+            check_run_name(name)
+            target = config.user_runs_dir() / name
+            if (target / "run.json").is_file():
+                overwrite = st.checkbox(f"Replace the existing run user/{name}", value=False, key="train_overwrite")
+                if not overwrite:
+                    problems.append(f"A run named user/{name} exists: choose another name or tick Replace.")
+        except GenreLabError as err:
+            problems.append(str(err))
+    return seed, name or None, overwrite, problems
+
+
+def launch_ui(cfg: dict, problems: list[str]) -> None:
+    for p in problems:
+        st.error(p, icon=":material/error:")
+    running = [j for j in jobs.list_jobs() if j["state"] in jobs.ACTIVE_STATES]
+    label = "Start training" if not running else f"Queue training (after {len(running)} job(s))"
+    if st.button(label, type="primary", icon=":material/play_arrow:", disabled=bool(problems), key="train_start"):
+        try:
+            job_id = jobs.submit_job(cfg)
+        except GenreLabError as err:
+            show_error(err, context="The job was not started")
+            return
+        st.session_state.setdefault("train_watch", [])
+        st.session_state["train_watch"] = [job_id, *st.session_state["train_watch"]]
+        st.toast(f"Job {job_id} submitted.", icon=":material/rocket_launch:")
+        st.rerun()
+
+
+# --------------------------------------------------------------------------- page
+
+
+def main() -> None:
+    setup_page("Train", ":material/model_training:")
+    intro_ui()
+    jobs_ui()
+    st.divider()
+    st.header("New training job")
+    kind, spec, ds = dataset_ui()
+    if ds is None:
+        return
+    stamp = _folder_stamp(spec) if kind == "audio" else 0.0
+    backend = backend_ui(spec, stamp, ds)
+    if backend is None:
+        return
+    st.subheader("3 · Hyperparameters")
+    params, problems = train_ui.params_ui(get_backend(backend))
+    seed = int(st.session_state.get("train_seed", 0))
+    split, split_ok = split_ui(spec, stamp, ds, seed)
+    if not split_ok:
+        problems.append("Fix the split above before starting.")
+    st.subheader("5 · Augmentation")
+    augment, n_augment = None, 0
+    if ds.kind == "table":
+        st.caption("Augmentation transforms audio; the feature table has none, so it is off.")
+    else:
+        augment, n_augment, aug_problems = train_ui.augment_ui()
+        problems.extend(aug_problems)
+    seed, name, overwrite, run_problems = run_settings_ui(backend)
+    problems.extend(run_problems)
+    cfg = {"dataset": spec, "backend": backend, "params": params, "seed": seed, "name": name,
+           "overwrite": overwrite, "augment": augment, "n_augment": n_augment, **split}
+    launch_ui(cfg, problems)
+
+
+run_page(main)
