@@ -37,7 +37,7 @@ from pages.components.common import run_page, setup_page, show_error  # noqa: E4
 REFRESH_S = 1.5
 DATASET_KINDS = {
     "table": "Bundled feature table",
-    "audio": "Audio folder",
+    "audio": "Audio folder or table",
     "synthetic": "Synthetic demo",
 }
 
@@ -49,6 +49,8 @@ def _folder_stamp(path: str) -> float:
     """Changes when files are added to or removed from a genre folder (cheap: no file is read)."""
     p = Path(path).expanduser()
     try:
+        if p.is_file():  # a feature table
+            return p.stat().st_mtime
         return p.stat().st_mtime + sum(d.stat().st_mtime for d in p.iterdir() if d.is_dir())
     except OSError:
         return 0.0
@@ -167,8 +169,10 @@ def dataset_ui() -> tuple[str, str, object | None]:
     elif kind == "audio":
         gtzan = config.gtzan_dir() / "audio"
         default = str(gtzan if gtzan.is_dir() else config.data_dir())
-        spec = st.text_input("Folder with one sub-folder per genre", value=default, key="train_folder",
-                             help="e.g. <folder>/blues/*.wav, <folder>/rock/*.mp3 ... (WAV, FLAC, OGG, Opus, MP3, AU)")
+        spec = st.text_input("Folder with one sub-folder per genre (or a feature-table .csv)", value=default,
+                             key="train_folder",
+                             help="e.g. <folder>/blues/*.wav, <folder>/rock/*.mp3 ... (WAV, FLAC, OGG, Opus, MP3, AU), "
+                                  "or a CSV with a 'label' column and feature columns such as features_3_sec.csv.")
         st.caption("Files are only listed here; the job decodes every one, lists the unreadable ones and skips "
                    "them (the Explore page can check a folder beforehand).")
     else:
@@ -179,6 +183,9 @@ def dataset_ui() -> tuple[str, str, object | None]:
         st.caption("Synthetic 'genres' the code makes itself (drone, pulse, chords, sweep): not music, but "
                    "learnable in seconds, to try the workflow.")
     stamp = _folder_stamp(spec) if kind == "audio" else 0.0
+    if kind == "audio" and not spec.strip():
+        st.info("Enter the path of a genre folder or a feature table.", icon=":material/folder_open:")
+        return kind, spec, None
     try:
         with st.spinner("Reading the dataset..."):
             ds = dataset_cached(spec, stamp)

@@ -36,6 +36,7 @@ from pages.components.common import (  # noqa: E402
     show_error,
 )
 from pages.components.examples import mime_for  # noqa: E402
+from pages.components.train_ui import link_to_page  # noqa: E402
 
 #: Query parameter (and session key) naming a run to focus on, e.g. ``?run=user/mlp-...`` from the Train page.
 FOCUS_PARAM = "run"
@@ -72,7 +73,7 @@ def intro_ui() -> None:
 
 def no_runs_ui() -> None:
     st.info("There is no complete run to compare yet. Train one first.", icon=":material/info:")
-    st.page_link("pages/2_Train.py", label="Train a model", icon=":material/model_training:")
+    link_to_page("pages/2_Train.py", "Train a model", icon=":material/model_training:")
 
 
 def focus_run() -> str | None:

@@ -58,6 +58,8 @@ def _remember(key: tuple, value):
 def _folder_stamp(path: str) -> float:
     p = Path(path).expanduser()
     try:
+        if p.is_file():  # a feature table
+            return p.stat().st_mtime
         return p.stat().st_mtime + sum(d.stat().st_mtime for d in p.iterdir() if d.is_dir())
     except OSError:
         return 0.0

@@ -77,7 +77,7 @@ def confusion_figure(labels: Sequence[str], counts: np.ndarray, *, normalised: b
              for j in range(n)] for i in range(n)]
     fig = go.Figure()
     fig.add_trace(go.Heatmap(
-        z=z, x=labels, y=labels, text=text, texttemplate="%{text}", textfont={"size": 12 if n <= 12 else 9},
+        z=z.tolist(), x=labels, y=labels, text=text, texttemplate="%{text}", textfont={"size": 12 if n <= 12 else 9},
         colorscale="Blues", zmin=0, zmax=1 if normalised else max(1, int(counts.max())),
         colorbar={"title": "row share" if normalised else "count", "thickness": 12,
                   "tickformat": ".0%" if normalised else "d"},
@@ -141,7 +141,7 @@ def difference_figure(labels: Sequence[str], diff: np.ndarray, *, normalised: bo
     text = [[(f"{diff[i, j]:+.0%}" if normalised else f"{diff[i, j]:+.0f}") if abs(diff[i, j]) > 1e-12 else ""
              for j in range(n)] for i in range(n)]
     fig = go.Figure(go.Heatmap(
-        z=diff, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="RdBu", zmid=0,
+        z=diff.tolist(), x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="RdBu", zmid=0,
         zmin=-lim, zmax=lim, xgap=1, ygap=1,
         colorbar={"title": "B − A", "thickness": 12, "tickformat": "+.0%" if normalised else "+d"},
         hovertemplate=("true <b>%{y}</b> → predicted <b>%{x}</b><br>B − A = %{z:"

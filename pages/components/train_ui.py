@@ -14,10 +14,12 @@ Nothing here trains or computes metrics: it reads :mod:`genre_core.jobs`.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from genre_core import jobs
 from genre_core.augment import AugmentConfig
@@ -38,6 +40,26 @@ _STAGE_WORDS = dict(STAGES)
 _STATE_ICON = {"queued": ":material/schedule:", "starting": ":material/hourglass_top:",
                "running": ":material/sync:", "complete": ":material/check_circle:",
                "failed": ":material/error:", "cancelled": ":material/cancel:", "crashed": ":material/dangerous:"}
+
+
+# --------------------------------------------------------------------------- links
+
+
+def link_to_page(page: str, label: str, *, icon: str | None = None, query_params: dict | None = None) -> None:
+    """``st.page_link`` to ``page`` (relative to the repo root), with query parameters.
+
+    When the page cannot be resolved (a page run on its own, as in AppTest, has no
+    multipage navigation), a plain Markdown link to the page's URL is shown instead.
+    """
+    try:
+        st.page_link(page, label=label, icon=icon, query_params=query_params)
+    except StreamlitAPIException:
+        from urllib.parse import urlencode
+
+        stem = Path(page).stem
+        url_path = stem.split("_", 1)[1] if "_" in stem and stem.split("_", 1)[0].isdigit() else stem
+        query = f"?{urlencode(query_params)}" if query_params else ""
+        st.markdown(f"[{label}](/{url_path}{query})")
 
 
 # --------------------------------------------------------------------------- hyperparameters
@@ -279,7 +301,7 @@ def finished_job_panel(status: dict) -> None:
                 st.info(note, icon=":material/info:")
             unreadable_ui(status)
             if run_id:
-                st.page_link("pages/3_Compare.py", label=f"Open {run_id} in Compare", icon=":material/leaderboard:",
+                link_to_page("pages/3_Compare.py", f"Open {run_id} in Compare", icon=":material/leaderboard:",
                              query_params={"run": run_id})
         elif state == "cancelled":
             where = f" The run {run_id} is kept and marked **cancelled** (not complete)." if run_id else ""
