@@ -298,7 +298,44 @@ def _istft_weights(n_fft: int, hop: int, n_frames: int) -> tuple[np.ndarray, np.
 
 @njit(**_NOGIL)
 def _overlap_add(frames, window, inv_wss, hop, start, out):
-    """Windowed overlap-add of ``frames`` (float64 accumulator), normalised, from ``start``."""
+    """Windowed overlap-add of ``frames`` (float64 accumulator), normalised, from ``start``.
+
+    Works hop-sized block by block (each output block sums its ``n_fft / hop``
+    overlapping frame pieces in a small buffer), so nothing is read back from
+    a large accumulator; needs ``n_fft % hop == 0``.
+    """
+    n_t, n_fft = frames.shape
+    q = n_fft // hop
+    total = inv_wss.shape[0]
+    length = out.shape[0]
+    acc = np.empty(hop, dtype=np.float64)
+    for b in range((total + hop - 1) // hop):
+        p0 = b * hop
+        width = min(hop, total - p0)
+        if p0 + width <= start or p0 - start >= length:
+            continue
+        for j in range(width):
+            acc[j] = 0.0
+        for m in range(q):
+            t = b - m
+            if t < 0 or t >= n_t:
+                continue
+            fr = frames[t]
+            off = m * hop
+            for j in range(width):
+                acc[j] += window[off + j] * fr[off + j]
+        for j in range(width):
+            i = p0 + j - start
+            if 0 <= i < length:
+                out[i] = acc[j] * inv_wss[p0 + j]
+    for i in range(max(0, total - start), length):
+        out[i] = 0.0
+    return out
+
+
+@njit(**_NOGIL)
+def _overlap_add_any(frames, window, inv_wss, hop, start, out):
+    """General overlap-add (any hop), same result as :func:`_overlap_add`."""
     n_t, n_fft = frames.shape
     total = inv_wss.shape[0]
     acc = np.zeros(total, dtype=np.float64)
@@ -340,7 +377,8 @@ def istft_centered(D: np.ndarray, length: int, *, n_fft: int = 2048, hop_length:
     frames = scipy.fft.irfft(DT, n=n_fft, axis=-1)
     window, inv_wss = _istft_weights(int(n_fft), int(hop_length), int(n_frames))
     out = np.empty(int(length), dtype=np.float32)
-    _overlap_add(frames, window, inv_wss, int(hop_length), n_fft // 2, out)
+    ola = _overlap_add if n_fft % hop_length == 0 else _overlap_add_any
+    ola(frames, window, inv_wss, int(hop_length), n_fft // 2, out)
     return out
 
 
