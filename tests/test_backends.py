@@ -373,7 +373,7 @@ def spec_data(n_per=30, seed=0, m=16, t=24):
 
 
 SPEC = InputSpec("logmel", None, {"n_mels": 16}, window=3.0, hop=1.5)
-CNN_FAST = dict(filters=(8, 16), dense=16, epochs=6, batch_size=16, lr=3e-3, patience=0, seed=2)
+CNN_FAST = dict(filters=(8, 16), dense=16, epochs=6, batch_size=16, lr=1e-2, patience=0, seed=2)
 
 
 @pytest.fixture(scope="module")
@@ -455,7 +455,7 @@ def test_cnn_architecture_options_build():
     shapes = {}
     for opts in ({}, {"kernel": "musical"}, {"convs_per_block": 2, "filters": (8, 16, 32, 64)},
                  {"head": "flatten", "dense": 0}, {"head": "gmp", "dropout": 0.0, "head_dropout": 0.0},
-                 {"head": "time_avg"}):
+                 {"head": "time_avg"}, {"pool_before_bn": False, "input_pool": 2}):
         p = dict(base, **opts)
         net = build_cnn((32, 40, 2), 5, p)
         assert net.output_shape == (None, 5)
