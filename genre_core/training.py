@@ -18,9 +18,12 @@ Protocols (``split=``)
     GTZAN's fault-filtered partition
     (:func:`~genre_core.splits.gtzan_filtered_split`). When the dataset holds
     none of its test tracks (the shared GTZAN development audio has only
-    train/valid tracks), the run is evaluated on the validation tracks and
-    says so: ``metrics["evaluated_on"] == "valid"``. Those figures are then
-    mildly optimistic (validation tracks also steer early stopping).
+    train/valid tracks), :func:`~genre_core.splits.gtzan_dev_split` makes the
+    filtered valid tracks the test side and holds a stratified validation part
+    out of the filtered train tracks (protocol ``"gtzan_filtered_dev"``). Only
+    when there are too few tracks for that hold-out is the run evaluated on
+    the validation tracks, and it says so: ``metrics["evaluated_on"] ==
+    "valid"`` (mildly optimistic: those tracks also steer early stopping).
 ``"kfold"``
     ``k``-fold cross-validation by track
     (:func:`~genre_core.splits.kfold_splits`): ``k`` models are fitted, each
@@ -202,7 +205,17 @@ def make_split(dataset, split: Any = "track", *, seed: int = 0, test_size: float
     if split in ("track", "artist"):
         return track_split(dataset, test_size=test_size, valid_size=valid_size, seed=seed, group=split)
     if split in ("ff", "gtzan_filtered"):
-        return gtzan_filtered_split(dataset)
+        # Without GTZAN's test tracks, evaluate on the filtered valid tracks and hold the validation
+        # part out of the filtered train tracks (gtzan_dev_split), so early stopping never sees the
+        # evaluated tracks. Too few tracks for that hold-out: the plain lists, evaluated on valid.
+        from .splits import gtzan_dev_split
+
+        try:
+            return gtzan_dev_split(dataset, valid_size=max(valid_size, 0.15), seed=seed)
+        except DatasetError as err:
+            if "stratified" not in str(err) and "groups" not in str(err):
+                raise
+            return gtzan_filtered_split(dataset)
     return kfold_splits(dataset, k=k, seed=seed, valid_size=valid_size)
 
 
