@@ -40,8 +40,9 @@ RECIPES = {
     "xgb-mfcc": ("xgb", {}, InputSpec("features", "mfcc_stats", {}, 3.0, 3.0), 0),
     "cnn-logmel": ("cnn", {"epochs": 12, "freq_mask": 12, "time_mask": 16}, InputSpec("logmel", None, {}, 3.0, 3.0), 0),
 }
-#: Voting ensemble over the runs above (weights equal).
-ENSEMBLE = ("ensemble-vote", ["linear-musicnn", "mlp-gtzan57", "xgb-mfcc", "cnn-logmel"])
+#: Soft-voting ensemble over the runs above. Weights fixed a priori (not tuned on any evaluated track): the
+#: pretrained-embedding head counts as much as the three from-scratch models together.
+ENSEMBLE = ("ensemble-vote", ["linear-musicnn", "mlp-gtzan57", "xgb-mfcc", "cnn-logmel"], [0.5, 1 / 6, 1 / 6, 1 / 6])
 
 
 def _line(run, seconds: float) -> str:
@@ -81,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_line(run, time.perf_counter() - t0), flush=True)
     if ENSEMBLE[0] in wanted:
         t0 = time.perf_counter()
-        run = train_voting([f"{args.out_root}/{m}" for m in ENSEMBLE[1]], out=f"{args.out_root}/{ENSEMBLE[0]}",
-                           overwrite=True, info=info)
+        run = train_voting([f"{args.out_root}/{m}" for m in ENSEMBLE[1]], ENSEMBLE[2],
+                           out=f"{args.out_root}/{ENSEMBLE[0]}", overwrite=True, info=info)
         print(_line(run, time.perf_counter() - t0), flush=True)
     return 0
 
