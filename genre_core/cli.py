@@ -13,6 +13,7 @@ stderr and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -45,3 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug in genre-lab: still one line, the traceback only on request
+        if os.environ.get("GENRE_DEBUG"):
+            raise
+        print(f"error: unexpected {type(err).__name__}: {err} (this is a genre-lab bug; set GENRE_DEBUG=1 for "
+              "the traceback)", file=sys.stderr)
+        return 1

@@ -392,6 +392,13 @@ def resolve_out(out: str | os.PathLike | None, *, backend: str = "run", dataset_
     return p.parent, name
 
 
+def _field(value: Any, key: str) -> Any:
+    """``value[key]`` for a record kept as a dict, the value itself when it is a plain string."""
+    if isinstance(value, Mapping):
+        return value.get(key)
+    return value if isinstance(value, str) else None
+
+
 # --------------------------------------------------------------------------- the Run
 
 
@@ -486,8 +493,8 @@ class Run:
             "location": self.location,
             "status": self.status,
             "backend": self.backend or prog.get("backend"),
-            "dataset": (self.info.get("dataset") or {}).get("name") or prog.get("dataset"),
-            "split": (self.info.get("split") or {}).get("protocol"),
+            "dataset": _field(self.info.get("dataset"), "name") or prog.get("dataset"),
+            "split": _field(self.info.get("split"), "protocol"),
             "evaluated_on": m.get("evaluated_on"),
             "n_tracks": m.get("n_tracks"),
             "track_accuracy": m.get("track_accuracy"),
