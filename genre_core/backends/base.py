@@ -50,6 +50,12 @@ MODEL_FORMAT_VERSION = 1
 ProgressFn = Callable[[dict], None]
 StopFn = Callable[[], bool]
 
+# OpenMP threads (xgboost, torch) that busy-wait make a shared or busy CPU several
+# times slower (measured: xgboost 4x slower with 2 spinning threads on a loaded
+# 2-core machine). The runtime reads this once, when it is first loaded, so set
+# it before xgboost / torch are imported; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 # --------------------------------------------------------------------------- params
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
