@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import RunError
+from ..errors import DatasetError, RunError
 from .base import (
     GenreModel,
     Param,
@@ -123,7 +123,7 @@ class CNNBagModel(GenreModel):
         if groups is not None:
             groups = np.asarray(groups).astype(str).reshape(-1)
             if len(groups) != n:
-                raise RunError(f"groups has {len(groups)} track ids for {n} training windows.")
+                raise DatasetError(f"groups has {len(groups)} track ids for {n} training windows.")
         use_groups = groups if p["bootstrap"] == "track" else None
         self.bootstrap_used_ = "track" if use_groups is not None else "window"
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
