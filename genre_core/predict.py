@@ -157,7 +157,7 @@ class TrackPrediction:
             d["segments"] = [
                 {"start": float(s), "end": float(e),
                  "probabilities": {lab: float(v) for lab, v in zip(self.labels, row)}}
-                for s, e, row in zip(self.starts, self.ends, np.asarray(self.segment_proba).reshape(len(self.starts), -1))
+                for s, e, row in zip(self.starts, self.ends, np.asarray(self.segment_proba, dtype=np.float64).reshape(len(self.starts), len(self.labels)))
             ]
         if self.members:
             d["members"] = [{"run": m.run_id, "weight": w, "label": m.label, "confidence": m.confidence}
