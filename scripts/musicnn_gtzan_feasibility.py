@@ -125,7 +125,11 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/musicnn_gtzan"))
     parser.add_argument("--C", type=float, nargs="+", default=[1.0])
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is kindest on a shared machine)")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     root = gtzan_dir()
     if not (root / "audio").is_dir():
         raise SystemExit(f"{root}: GTZAN audio not found (GENRE_GTZAN_DIR).")

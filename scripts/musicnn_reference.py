@@ -124,8 +124,19 @@ def _extract(args) -> int:
 
 # ------------------------------------------------------------------------------------------------
 # helpers for the project-venv commands
-def run_reference(ref_python: str, files: list[str], model: str, preprocess: str) -> dict[str, np.ndarray]:
-    """Run ``extract`` in the reference venv and return its arrays."""
+def run_reference(ref_python: str, files: list[str], model: str, preprocess: str,
+                  keep: Path | None = None) -> dict[str, np.ndarray]:
+    """Run ``extract`` in the reference venv and return its arrays.
+
+    With ``keep`` (a folder), the reference's output is stored there under a
+    name derived from the arguments and reused on the next call.
+    """
+    import hashlib
+
+    tag = hashlib.sha1(json.dumps([model, preprocess, files]).encode()).hexdigest()[:16]
+    if keep is not None and (keep / f"ref-{tag}.npz").exists():
+        with np.load(keep / f"ref-{tag}.npz", allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ref.npz"
         cmd = [ref_python, str(Path(__file__).resolve()), "extract", "--model", model, "--preprocess", preprocess, "--out", str(out), *files]
@@ -133,7 +144,11 @@ def run_reference(ref_python: str, files: list[str], model: str, preprocess: str
         if proc.returncode != 0 or not out.exists():
             raise SystemExit(f"reference extractor failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         with np.load(out, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+            arrays = {k: npz[k] for k in npz.files}
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        np.savez(keep / f"ref-{tag}.npz", **arrays)
+    return arrays
 
 
 def ours(y: np.ndarray, sr: int, model: str, preprocess: str) -> dict[str, np.ndarray]:
@@ -179,21 +194,33 @@ def _compare(args) -> int:
     for model in args.models:
         for preprocess in args.preprocess:
             t0 = time.time()
-            ref = run_reference(args.ref_python, files, model, preprocess)
-            worst = {k: [0.0, 0.0] for k in ("batch", *OUTPUT_KEYS)}
+            ref = run_reference(args.ref_python, files, model, preprocess, args.keep)
+            worst = {k: [0.0, 0.0] for k in ("batch", *OUTPUT_KEYS, *(f"window0_{k}" for k in OUTPUT_KEYS))}
             inf_patches = n_patches = 0
             for i, f in enumerate(files):
                 y, sr = librosa.load(f, sr=None, mono=True)  # the reference decodes the same file the same way
                 mine = ours(y, sr, model, "legacy" if preprocess == "stock" else preprocess)
                 inf_patches += int(np.sum(~np.isfinite(ref[f"{i}/batch"]).all(axis=(1, 2))))
                 n_patches += len(ref[f"{i}/batch"])
+                if preprocess == "float32":
+                    # the feature-set path: the clip's first 3 s window at 22050 Hz, resampled on its own
+                    from genre_core.features import musicnn as m
+
+                    y22 = librosa.resample(y, orig_sr=sr, target_sr=22050, res_type="soxr_hq") if sr != 22050 else y
+                    win = m.musicnn_window_outputs(y22[: 3 * 22050][None], 22050, model=model)
+                    for k in OUTPUT_KEYS:
+                        mine[f"window0_{k}"] = win[k]
+                        ref[f"{i}/window0_{k}"] = ref[f"{i}/{k}"][:1]
                 for k in worst:
+                    if k.startswith("window0_") and preprocess != "float32":
+                        continue
                     if mine[k].shape != ref[f"{i}/{k}"].shape:
                         raise SystemExit(f"{f}: {k} shape {mine[k].shape} != reference {ref[f'{i}/{k}'].shape}")
                     if preprocess == "stock" and k == "batch":
                         continue
                     a, r = _diff(mine[k], ref[f"{i}/{k}"])
                     worst[k] = [max(worst[k][0], a), max(worst[k][1], r)]
+            worst = {k: v for k, v in worst.items() if preprocess == "float32" or not k.startswith("window0_")}
             report[f"{model}/{preprocess}"] = {
                 "files": len(files), "patches": n_patches, "reference_patches_with_inf_input": inf_patches,
                 **{f"{k}_max_abs": v[0] for k, v in worst.items()}, **{f"{k}_max_rel": v[1] for k, v in worst.items()},
@@ -201,7 +228,9 @@ def _compare(args) -> int:
             print(f"{model} {preprocess:8s} ({len(files)} files, {n_patches} patches, {inf_patches} with inf input, "
                   f"{time.time() - t0:.0f} s)")
             for k, (a, r) in worst.items():
-                print(f"    {k:12s} max abs {a:.3g}  max rel {r:.3g}")
+                if k.startswith("window0_") and preprocess != "float32":
+                    continue
+                print(f"    {k:20s} max abs {a:.3g}  max rel {r:.3g}")
     if args.json:
         Path(args.json).write_text(json.dumps({"files": files, "results": report}, indent=2) + "\n")
     return 0
@@ -244,6 +273,7 @@ def main(argv=None) -> int:
     p.add_argument("--preprocess", nargs="+", default=["float32", "legacy"], choices=("stock", "legacy", "float32"))
     p.add_argument("--per-genre", type=int, default=1, help="GTZAN clips per genre when no files are given")
     p.add_argument("--json", help="write the figures here")
+    p.add_argument("--keep", type=Path, help="folder to keep (and reuse) the reference's outputs in")
     p.add_argument("files", nargs="*")
     p = sub.add_parser("fixture", help="(project venv) regenerate tests/fixtures/musicnn_expected.npz")
     p.add_argument("--ref-python", default="/tmp/musicnn-ref/bin/python")
