@@ -57,7 +57,7 @@ def overview_ui(datasets: list[dict], runs: list) -> None:
 
 def navigation_ui() -> None:
     st.subheader("Go to")
-    page_links(exclude=("Home.py",))
+    page_links(exclude=("Home.py",), columns=True)
 
 
 def no_runs_ui(runs: list) -> None:
@@ -88,7 +88,8 @@ def leaderboard_ui(runs: list) -> None:
         f"{s}" + (f" (on {e})" if isinstance(e, str) and e not in ("test",) else "")
         for s, e in zip(board["split"], board["evaluated on"])
     ]
-    pct = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
+    for col in ("track acc.", "balanced acc.", "segment acc."):
+        board[col] = 100.0 * board[col]
     st.dataframe(
         board,
         hide_index=True,
@@ -96,21 +97,25 @@ def leaderboard_ui(runs: list) -> None:
                       "segment acc.", "training", "size (MB)"],
         column_config={
             "run": st.column_config.TextColumn("run", help="shipped/… came with genre-lab; user/… you trained."),
+            "backend": st.column_config.TextColumn("backend", width="small"),
             "data": st.column_config.TextColumn("data", help="What the run was trained and tested on."),
             "split": st.column_config.TextColumn(
-                "split protocol", help="track: random split by track; artist: artists kept on one side; ff: GTZAN "
+                "split", width="small", help="track: random split by track; artist: artists kept on one side; ff: GTZAN "
                                        "fault-filtered lists; kfold: k-fold by track (pooled out-of-fold)."),
-            "tracks": st.column_config.NumberColumn("test tracks", format="%d"),
+            "tracks": st.column_config.NumberColumn("tracks", format="%d", width="small",
+                                                    help="Held-out tracks the figures are computed on."),
             "track acc.": st.column_config.ProgressColumn(
                 "track accuracy", help="Share of held-out tracks classified right (mean of segment probabilities).",
-                **pct),
-            "95% CI": st.column_config.TextColumn("95% CI", help="Wilson interval of the track accuracy."),
-            "balanced acc.": st.column_config.NumberColumn("balanced acc.", format="percent",
-                                                           help="Mean per-genre recall."),
-            "segment acc.": st.column_config.NumberColumn("segment acc.", format="percent",
-                                                          help="Share of held-out segments classified right."),
-            "training": st.column_config.TextColumn("training time"),
-            "size (MB)": st.column_config.NumberColumn("size", format="%.2f MB"),
+                format="%.1f%%", min_value=0.0, max_value=100.0),
+            "95% CI": st.column_config.TextColumn("95% CI", width="small",
+                                                  help="Wilson interval of the track accuracy."),
+            "balanced acc.": st.column_config.NumberColumn("balanced", format="%.1f%%", width="small",
+                                                           help="Balanced accuracy: mean per-genre recall."),
+            "segment acc.": st.column_config.NumberColumn("segments", format="%.1f%%", width="small",
+                                                          help="Segment accuracy: share of held-out segments "
+                                                               "classified right."),
+            "training": st.column_config.TextColumn("training", width="small", help="Training time."),
+            "size (MB)": st.column_config.NumberColumn("size", format="%.1f MB", width="small"),
         },
     )
     st.caption(
@@ -136,9 +141,11 @@ def flagged_ui(runs: list) -> None:
 def datasets_ui(datasets: list[dict]) -> None:
     st.subheader("Data")
     df = pd.DataFrame(datasets, columns=["name", "kind", "tracks", "genres", "note", "path"])
+    df["tracks"] = ["any" if kind == "synthetic" else ("?" if pd.isna(n) else f"{int(n)}")
+                    for kind, n in zip(df["kind"], df["tracks"])]
     st.dataframe(df, hide_index=True,
-                 column_config={"tracks": st.column_config.NumberColumn("tracks", format="%d"),
-                                "genres": st.column_config.NumberColumn("genres", format="%d")})
+                 column_config={"tracks": st.column_config.TextColumn("tracks", width="small"),
+                                "genres": st.column_config.NumberColumn("genres", format="%d", width="small")})
     if not config.gtzan_dir().joinpath("audio").is_dir():
         st.caption(
             "Audio datasets are folders with one sub-folder per genre (`rock/song1.mp3`, …). Put them in the "

@@ -49,6 +49,8 @@ MAX_UPLOAD_MB = 200
 #: Formats the browser plays as they are; others are played from the decoded signal.
 _BROWSER_PLAYABLE = {"wav", "mp3", "ogg", "oga", "opus", "flac"}
 UPLOAD_TYPES = sorted({e.lstrip(".") for e in SUPPORTED_EXTENSIONS})
+#: How the formats are named to people.
+FORMATS_TEXT = "WAV, MP3, OGG/Vorbis, Opus, FLAC, AU or AIFF"
 
 
 @dataclass
@@ -126,7 +128,7 @@ def intro_ui() -> None:
     st.markdown(
         f"Upload a track or pick an example, choose one or more trained runs, and see each run's verdict, its "
         f"confidence, and how its belief changes along the track. Files up to **{MAX_UPLOAD_MB} MB** "
-        f"({', '.join(UPLOAD_TYPES)}); the first **{config.MAX_DURATION / 60:g} minutes** are analysed."
+        f"({FORMATS_TEXT}); the first **{config.MAX_DURATION / 60:g} minutes** of a file are analysed."
     )
 
 
@@ -145,7 +147,7 @@ def source_ui() -> AudioSource | None:
                     label_visibility="collapsed")
     if mode == "Upload a file":
         up = st.file_uploader(
-            f"Audio file ({', '.join(UPLOAD_TYPES)}; up to {MAX_UPLOAD_MB} MB)", type=UPLOAD_TYPES,
+            f"Audio file ({FORMATS_TEXT}; up to {MAX_UPLOAD_MB} MB)", type=UPLOAD_TYPES,
             key="upload", max_upload_size=MAX_UPLOAD_MB,
         )
         if up is None:
@@ -239,10 +241,10 @@ def verdicts_ui(preds: list) -> None:
     table, summary = charts.agreement_frame(preds)
     st.markdown(summary)
     st.dataframe(
-        table, hide_index=True,
+        table.assign(confidence=100.0 * table["confidence"]), hide_index=True,
         column_config={
-            "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0.0,
-                                                          max_value=1.0),
+            "confidence": st.column_config.ProgressColumn("confidence", format="%.0f%%", min_value=0.0,
+                                                          max_value=100.0),
             "agrees": st.column_config.CheckboxColumn("agrees with majority"),
             "segments": st.column_config.NumberColumn("segments", format="%d"),
         },
@@ -252,7 +254,7 @@ def verdicts_ui(preds: list) -> None:
 def timeline_ui(preds: list, duration: float, colors: dict) -> None:
     if len(preds) > 1:
         st.markdown("**All runs on one time axis** (colour: top genre of each segment; paler = less sure)")
-        st.plotly_chart(charts.timeline_figure(preds, duration=duration, colors=colors), key="timeline")
+        st.plotly_chart(charts.timeline_figure(preds, duration=duration, colors=colors), key="timeline", theme=None)
 
 
 def run_details_ui(preds: list, duration: float, colors: dict) -> None:
@@ -280,7 +282,7 @@ def run_details_ui(preds: list, duration: float, colors: dict) -> None:
                 fig = charts.segment_heatmap_figure(p, duration=duration)
             else:
                 fig = charts.segment_bands_figure(p, duration=duration, colors=colors)
-            st.plotly_chart(fig, key=f"segments_{i}")
+            st.plotly_chart(fig, key=f"segments_{i}", theme=None)
 
 
 def _boundaries(pred) -> tuple[float, ...]:
@@ -320,6 +322,8 @@ def listen_ui(source: AudioSource, analysis: Analysis) -> None:
         seg = c2.selectbox("Play one segment", range(pick.n_segments), format_func=seg_label, key="segment")
         if seg is not None:
             player(float(pick.starts[seg]), float(pick.ends[seg]))
+            st.caption(f"Plays {fmt_clock(pick.starts[seg])}–{fmt_clock(pick.ends[seg])}: the window "
+                       f"{pick.run_id} saw as segment {seg + 1}.")
     view = st.radio("Show", ["Waveform", "Mel spectrogram"], horizontal=True, key="audio_view")
     bounds = _boundaries(pick) if pick is not None else ()
     if view == "Waveform":
@@ -330,7 +334,7 @@ def listen_ui(source: AudioSource, analysis: Analysis) -> None:
     if pick is not None and seg is not None:
         fig.add_vrect(x0=float(pick.starts[seg]), x1=float(pick.ends[seg]), fillcolor="orange", opacity=0.25,
                       line_width=0, layer="above" if view == "Mel spectrogram" else "below")
-    st.plotly_chart(fig, key="audio_figure")
+    st.plotly_chart(fig, key="audio_figure", theme=None)
     if pick is not None:
         st.caption(f"Dotted lines: the segment boundaries of {pick.run_id} ({charts.window_text(pick)} windows); "
                    "orange: the segment chosen above.")

@@ -61,7 +61,7 @@ def test_home_lists_runs_leaderboard_and_flags(app_env):
     for col in ("backend", "data", "split", "track acc.", "95% CI", "balanced acc.", "segment acc.", "training",
                 "size (MB)"):
         assert col in board.columns, col
-    assert board["track acc."].between(0, 1).all()
+    assert board["track acc."].between(0, 100).all()  # shown in percent
     assert all("–" in ci for ci in board["95% CI"])
     flagged = next(df for df in _frames(at) if "what it means" in df.columns)
     status = dict(zip(flagged["run"], flagged["status"]))

@@ -48,7 +48,7 @@ def _assert_predicted(at, run_ids):
     assert not at.error, texts(at.error)
     table = _verdicts(at)
     assert list(table["run"]) == list(run_ids)
-    assert table["confidence"].between(0, 1).all()
+    assert table["confidence"].between(0, 100).all()  # shown in percent
     assert all(len(t.split(",")) == 3 for t in table["top 3"])
     # one per-segment chart per run (plus the audio view, plus the timeline for several runs)
     charts = _charts(at)
@@ -282,7 +282,9 @@ def test_agreement_and_downloads():
     d = _pred([0], [6], [[0.1, 0.1, 0.8]], run_id="user/d", window=30.0)
     table, summary = c.agreement_frame([a, b, d])
     assert list(table["verdict"]) == ["a", "a", "c"] and list(table["agrees"]) == [True, True, False]
-    assert "disagree" in summary and "**a**" in summary
+    assert "disagree" in summary and "Majority: **a**" in summary
+    tie, summary = c.agreement_frame([a, d])
+    assert "No majority" in summary and list(tie["agrees"]) == [None, None]
     _, summary = c.agreement_frame([a, b])
     assert summary.startswith("All 2 runs agree")
     g = _pred([0], [6], [[0.3, 0.7]], labels=("x", "y"), run_id="user/g")

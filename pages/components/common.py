@@ -92,13 +92,14 @@ def _short(path: Path) -> str:
         return str(path)
 
 
-def page_links(*, exclude: Iterable[str] = ()) -> None:
-    """``st.page_link`` to every page that exists in this checkout."""
+def page_links(*, exclude: Iterable[str] = (), columns: bool = False) -> None:
+    """``st.page_link`` to every page that exists in this checkout (side by side with ``columns``)."""
     skip = set(exclude)
-    for rel, label, icon in PAGES:
-        if rel in skip or not (REPO_ROOT / rel).is_file():
-            continue
-        st.page_link(rel, label=label, icon=icon)
+    present = [(rel, label, icon) for rel, label, icon in PAGES
+               if rel not in skip and (REPO_ROOT / rel).is_file()]
+    slots = st.columns(len(present)) if columns and present else [st.container() for _ in present]
+    for slot, (rel, label, icon) in zip(slots, present):
+        slot.page_link(rel, label=label, icon=icon)
 
 
 # --------------------------------------------------------------------------- errors
@@ -135,9 +136,9 @@ def show_error(err: BaseException, *, context: str | None = None) -> None:
     """Show ``err`` with ``st.error`` and what to do; never a traceback (unless ``GENRE_DEBUG=1``)."""
     lead = f"{context}: " if context else ""
     if isinstance(err, GenreLabError):
-        text = err.detail if isinstance(err, AudioError) else str(err)
-        if isinstance(err, AudioError):
-            text = f"**{err.source}**: {text}"
+        text = str(err)
+        if isinstance(err, AudioError):  # the detail names the file already; add it only when it does not
+            text = err.detail if err.source in err.detail else f"**{err.source}**: {err.detail}"
         st.error(f"{lead}{text}\n\n**What to do:** {advice_for(err)}", icon=":material/error:")
     else:
         st.error(
@@ -437,8 +438,8 @@ def flagged_runs_frame(runs: Iterable) -> pd.DataFrame:
             "what it means": what,
             "backend": h.get("backend"),
             "data": h.get("dataset"),
-            "stage": h.get("stage"),
-            "error": h.get("error"),
+            "stage": h.get("stage") or "",
+            "error": h.get("error") or "",
             "created": h.get("created"),
         })
     return pd.DataFrame(rows, columns=["run", "status", "what it means", "backend", "data", "stage", "error",

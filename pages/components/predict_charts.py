@@ -86,15 +86,50 @@ def segment_hover_texts(pred, *, max_labels: int = 10) -> list[str]:
 def _empty_figure(message: str, *, height: int = 160) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(**BASE_LAYOUT)
     fig.update_layout(height=height, xaxis={"visible": False}, yaxis={"visible": False},
                       margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
 
 
+def _colorscale(name: str) -> list[list]:
+    """A named plotly sequential scale as explicit ``[[position, colour], ...]`` pairs.
+
+    Explicit pairs survive Streamlit's chart theme, which otherwise may swap
+    in its own scale for a named one.
+    """
+    import plotly.colors as pc
+
+    colors = getattr(pc.sequential, name)
+    n = len(colors)
+    return [[i / (n - 1), c] for i, c in enumerate(colors)]
+
+
+#: Layout shared by every figure here. Pages draw them with ``st.plotly_chart(fig, theme=None)``: Streamlit's
+#: chart theme replaces heatmap colour scales (low dB showed pink) and re-ticks bar axes at the bar centres.
+FONT = "Source Sans Pro, Source Sans 3, sans-serif"
+BASE_LAYOUT = {"template": "plotly_white", "font": {"family": FONT, "size": 13},
+               "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
+
+
+def nice_step(span: float, *, target: int = 10) -> float:
+    """A 1/2/5 x 10^k tick step giving at most about ``target`` ticks over ``span``."""
+    if not span or span <= 0:
+        return 1.0
+    raw = span / target
+    mag = 10 ** np.floor(np.log10(raw))
+    for m in (1, 2, 5, 10):
+        if m * mag >= raw:
+            return float(m * mag)
+    return float(10 * mag)
+
+
 def _time_axis(fig: go.Figure, duration: float | None) -> None:
-    kw = {"title": {"text": "time in the track (s)"}, "zeroline": False}
+    fig.update_layout(**BASE_LAYOUT)
+    kw = {"title": {"text": "time in the track (s)"}, "zeroline": False, "type": "linear"}
     if duration:
-        kw["range"] = [0.0, float(duration)]
+        # explicit ticks: plotly would tick a bar chart at the bar centres (1.5, 4.5, ...)
+        kw.update(range=[0.0, float(duration)], tickmode="linear", tick0=0.0, dtick=nice_step(float(duration)))
     fig.update_xaxes(**kw)
 
 
@@ -149,7 +184,7 @@ def segment_heatmap_figure(pred, *, duration: float | None = None, title: str | 
     text = [[f"<b>{lab}: {p[i, j]:.1%}</b><br>{seg_text[i]}" for i in range(len(left))] for lab, j in
             zip(labels, order)]
     fig = go.Figure(go.Heatmap(
-        z=p[:, order].T, x=edges, y=labels, zmin=0.0, zmax=1.0, colorscale="Viridis", text=text,
+        z=p[:, order].T, x=edges, y=labels, zmin=0.0, zmax=1.0, colorscale=_colorscale("Viridis"), text=text,
         hovertemplate="%{text}<extra></extra>", colorbar={"title": {"text": "p"}, "tickformat": ".0%"},
     ))
     fig.update_layout(height=height or max(220, 34 * len(labels) + 80), title=title,
@@ -186,8 +221,10 @@ def timeline_figure(preds: Sequence, *, duration: float | None = None,
                 hovertext=[f"<b>{p.run_id}</b><br>{hover[i]}" for i in idx], hoverinfo="text",
             ))
             shown.add(name)
-    fig.update_layout(barmode="overlay", height=90 + 48 * len(preds), legend={"title": {"text": "top genre"}},
-                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    fig.update_layout(barmode="overlay", height=130 + 48 * len(preds),
+                      legend={"title": {"text": "top genre"}, "orientation": "h", "yanchor": "bottom", "y": 1.02,
+                              "x": 0.0},
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
     fig.update_yaxes(autorange="reversed", title=None)
     _time_axis(fig, duration)
     return fig
@@ -255,7 +292,7 @@ def melspectrogram_figure(y: np.ndarray, sr: int, *, boundaries: Iterable[float]
     times = np.arange(S.shape[1]) * hop / float(sr)
     freqs = librosa.mel_frequencies(n_mels=n_mels, fmin=0.0, fmax=sr / 2.0)
     fig = go.Figure(go.Heatmap(
-        z=S, x=times, y=np.arange(n_mels), colorscale="Magma", zmin=float(np.percentile(S, 5)),
+        z=S, x=times, y=np.arange(n_mels), colorscale=_colorscale("Magma"), zmin=float(np.percentile(S, 5)),
         zmax=float(S.max()), colorbar={"title": {"text": "dB"}},
         customdata=np.repeat(freqs[:, None], S.shape[1], axis=1),
         hovertemplate="%{x:.1f} s · %{customdata:.0f} Hz<br>%{z:.0f} dB<extra></extra>",
@@ -286,8 +323,9 @@ def top3_text(pred) -> str:
 def agreement_frame(preds: Sequence) -> tuple[pd.DataFrame, str]:
     """The side-by-side table (one row per run) and a one-sentence verdict on agreement.
 
-    ``agrees`` is True where a run's verdict is the majority verdict (ties: the
-    verdict with the highest summed confidence).
+    ``agrees`` is True where a run's verdict is the majority verdict (the
+    verdict of most runs); when the most frequent verdicts tie there is no
+    majority and ``agrees`` is None for every run.
     """
     if not preds:
         return pd.DataFrame(columns=["run", "backend", "verdict", "confidence", "top 3", "window", "segments",
@@ -298,7 +336,8 @@ def agreement_frame(preds: Sequence) -> tuple[pd.DataFrame, str]:
     for p in preds:
         counts[p.label] = counts.get(p.label, 0) + 1
         conf[p.label] = conf.get(p.label, 0.0) + p.confidence
-    majority = max(counts, key=lambda lab: (counts[lab], conf[lab]))
+    ranked = sorted(counts, key=lambda lab: (-counts[lab], -conf[lab], lab))
+    majority = ranked[0] if len(ranked) == 1 or counts[ranked[0]] > counts[ranked[1]] else None
     df = pd.DataFrame({
         "run": [p.run_id for p in preds],
         "backend": [p.backend for p in preds],
@@ -307,7 +346,7 @@ def agreement_frame(preds: Sequence) -> tuple[pd.DataFrame, str]:
         "top 3": [top3_text(p) for p in preds],
         "window": [window_text(p) for p in preds],
         "segments": [p.n_segments for p in preds],
-        "agrees": [v == majority for v in verdicts],
+        "agrees": [None if majority is None else v == majority for v in verdicts],
     })
     n = len(preds)
     label_sets = {tuple(sorted(p.labels)) for p in preds}
@@ -316,8 +355,9 @@ def agreement_frame(preds: Sequence) -> tuple[pd.DataFrame, str]:
     elif len(counts) == 1:
         summary = f"All {n} runs agree: **{majority}**."
     else:
-        parts = ", ".join(f"{lab} ({counts[lab]})" for lab in sorted(counts, key=lambda x: (-counts[x], x)))
-        summary = f"The runs disagree: {parts}. Majority: **{majority}**."
+        parts = ", ".join(f"{lab} ({counts[lab]})" for lab in ranked)
+        verdict = f"Majority: **{majority}**." if majority is not None else "No majority."
+        summary = f"The runs disagree: {parts}. {verdict}"
     if len(label_sets) > 1:
         summary += " Note: these runs were trained on different genre sets, so their verdicts are not comparable."
     return df, summary

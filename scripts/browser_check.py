@@ -1,0 +1,368 @@
+"""Look at the running app in a real browser: every page, an upload on Predict, screenshots.
+
+Starts ``streamlit run Home.py`` (headless, a free port), drives Debian's Chromium
+(``/usr/bin/chromium``) with Playwright -- no browser is ever downloaded --, visits
+every page, waits for Streamlit's status widget to vanish, uploads a synthesised
+MP3 (and a bad file) on Predict and waits for the per-segment charts, saves
+full-page screenshots to ``.screenshots/`` and prints one line per check::
+
+    Home -> ok
+    Predict -> ok
+    Predict: upload browser-check.mp3 -> ok (5 charts, verdicts for 2 run(s))
+    Predict: bad upload -> ok (error shown: ...)
+
+Usage (from the repo root)::
+
+    .venv/bin/python scripts/browser_check.py                 # the repo's models/ (shipped + user runs)
+    .venv/bin/python scripts/browser_check.py --temp-models   # tiny runs trained now in a temp folder
+
+Exit status: 0 when every check is ok (or Chromium is absent: prints SKIP),
+1 when a page shows an error or an exception, or a check times out.
+
+Extending: pages are discovered from ``pages/*.py``; add a page-specific
+interaction by writing ``def check_<name>(page, ctx) -> list[Result]`` and
+registering it in :data:`PAGE_ACTIONS` (``name`` is the page's URL name, e.g.
+``"Train"`` for ``pages/2_Train.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+STATUS_WIDGET = '[data-testid="stStatusWidget"]'
+ERROR_ALERT = '[data-testid="stAlertContentError"]'
+EXCEPTION = '[data-testid="stException"]'
+PLOTLY = '[data-testid="stPlotlyChart"] .main-svg'
+
+
+@dataclass
+class Result:
+    name: str
+    ok: bool
+    detail: str = ""
+    screenshot: Path | None = None
+
+
+@dataclass
+class Context:
+    base_url: str
+    out: Path
+    tmp: Path
+    timeout_s: float
+    results: list[Result] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, env: dict, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true", "--server.port",
+           str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer on port {port} within {timeout_s:.0f} s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def page_names() -> list[tuple[str, str]]:
+    """``(url name, file)`` for Home and every ``pages/*.py`` (URL name: file stem without the number prefix)."""
+    out = [("Home", "Home.py")]
+    for f in sorted((REPO / "pages").glob("*.py")):
+        if f.name.startswith("_"):
+            continue
+        out.append((re.sub(r"^\d+[_-]*", "", f.stem), f"pages/{f.name}"))
+    return out
+
+
+def script_state(page) -> str:
+    """Streamlit's own run state on the app root: ``initial``, ``running``, ``notRunning``, ..."""
+    try:
+        return page.locator('[data-testid="stApp"]').first.get_attribute("data-test-script-state", timeout=1000) or ""
+    except Exception:  # noqa: BLE001 - not rendered yet
+        return ""
+
+
+def wait_idle(page, timeout_s: float, settle_s: float = 1.0) -> None:
+    """Wait until the script has run and finished: state ``notRunning`` and no status widget, for ``settle_s``."""
+    deadline = time.monotonic() + timeout_s
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
+    quiet_since = None
+    while time.monotonic() < deadline:
+        busy = script_state(page) != "notRunning" or page.locator(STATUS_WIDGET).count() > 0
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle_s:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the app was still running after {timeout_s:.0f} s (state {script_state(page)!r})")
+
+
+def error_texts(page) -> list[str]:
+    """Visible error alerts and exceptions on the page (first line of each)."""
+    found = []
+    for sel in (EXCEPTION, ERROR_ALERT):
+        for el in page.locator(sel).all():
+            try:
+                text = el.inner_text(timeout=2000).strip()
+            except Exception:  # noqa: BLE001 - element went away
+                continue
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            if lines and re.fullmatch(r"[a-z_]+", lines[0]):  # the material icon's name
+                lines = lines[1:]
+            found.append(lines[0][:200] if lines else sel)
+    return found
+
+
+_CONTENT_HEIGHT_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
+  let h = main ? main.scrollHeight : 0;
+  for (const el of document.querySelectorAll('[data-testid="stMainBlockContainer"], section.main')) {
+    h = Math.max(h, el.scrollHeight);
+  }
+  return h;
+}"""
+
+
+def shoot(page, ctx: Context, name: str, *, max_height: int = 9000) -> Path:
+    """A screenshot of the whole page: Streamlit scrolls inside its main pane, so grow the viewport to fit."""
+    path = ctx.out / f"{name}.png"
+    size = page.viewport_size or {"width": 1400, "height": 1000}
+    try:
+        height = int(page.evaluate(_CONTENT_HEIGHT_JS) or 0)
+    except Exception:  # noqa: BLE001
+        height = 0
+    if height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(height + 80, max_height)})
+        page.wait_for_timeout(700)  # plotly redraws on resize
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(size)
+    return path
+
+
+# --------------------------------------------------------------------------- Predict
+
+
+def _synth_mp3(path: Path, seconds: float = 24.0) -> Path:
+    sys.path.insert(0, str(REPO))
+    import soundfile as sf
+
+    from pages.components.examples import synthetic_medley
+
+    y = synthetic_medley(part=seconds / 4.0, sr=22050)
+    buf = io.BytesIO()
+    sf.write(buf, y, 22050, format="MP3", subtype="MPEG_LAYER_III")
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def _upload(page, path: Path, ctx: Context) -> None:
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    # the rerun starts a moment after the upload finishes
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 10 and script_state(page) == "notRunning" and not page.locator(STATUS_WIDGET).count():
+        time.sleep(0.1)
+    wait_idle(page, ctx.timeout_s)
+
+
+def check_predict(page, ctx: Context) -> list[Result]:
+    results = []
+    if page.locator('[data-testid="stFileUploaderDropzoneInput"]').count() == 0:
+        return [Result("Predict: upload", True, "skipped: no trained run to predict with (see the Home page)")]
+    mp3 = _synth_mp3(ctx.tmp / "browser-check.mp3")
+    name = f"Predict: upload {mp3.name}"
+    print(f"uploading {mp3.name} on Predict ...", flush=True)
+    try:
+        _upload(page, mp3, ctx)
+        page.wait_for_selector(PLOTLY, timeout=ctx.timeout_s * 1000)
+        page.wait_for_timeout(1500)  # let plotly finish drawing
+        n_charts = page.locator('[data-testid="stPlotlyChart"]').count()
+        n_verdicts = page.get_by_text("Verdict", exact=True).count()
+        errors = error_texts(page)
+        shot = shoot(page, ctx, "predict-upload")
+        ok = not errors and n_charts >= 2
+        detail = (f"{n_charts} charts, verdicts for {n_verdicts} run(s)" if ok else
+                  ("; ".join(errors) or f"only {n_charts} chart(s)"))
+        results.append(Result(name, ok, detail, shot))
+        # one more interaction: play the third segment and show the mel spectrogram
+        try:
+            page.get_by_text("Mel spectrogram", exact=True).click()
+            wait_idle(page, ctx.timeout_s)
+            page.wait_for_timeout(1000)
+            shoot(page, ctx, "predict-melspectrogram")
+            errors = error_texts(page)
+            results.append(Result("Predict: mel spectrogram view", not errors, "; ".join(errors) or "ok"))
+        except Exception as err:  # noqa: BLE001
+            results.append(Result("Predict: mel spectrogram view", False, f"{type(err).__name__}: {err}"))
+    except Exception as err:  # noqa: BLE001
+        results.append(Result(name, False, f"{type(err).__name__}: {err}", shoot(page, ctx, "predict-upload")))
+
+    bad = ctx.tmp / "not-really.wav"
+    bad.write_text("This is a text file, not a song.\n" * 50)
+    try:
+        page.locator('[data-testid="stFileUploaderDeleteBtn"] button').first.click(timeout=3000)
+        wait_idle(page, ctx.timeout_s)
+    except Exception:  # noqa: BLE001 - replacing the file works as well
+        pass
+    print(f"uploading {bad.name} (text, not audio) on Predict ...", flush=True)
+    try:
+        _upload(page, bad, ctx)
+        page.wait_for_selector(ERROR_ALERT, timeout=ctx.timeout_s * 1000)
+        errors = error_texts(page)
+        shot = shoot(page, ctx, "predict-bad-upload")
+        has_trace = page.locator(EXCEPTION).count() > 0
+        ok = bool(errors) and not has_trace and any("not audio" in e for e in errors)
+        results.append(Result("Predict: bad upload", ok, f"error shown: {errors[0] if errors else 'none'}", shot))
+    except Exception as err:  # noqa: BLE001
+        results.append(Result("Predict: bad upload", False, f"{type(err).__name__}: {err}",
+                              shoot(page, ctx, "predict-bad-upload")))
+    return results
+
+
+#: URL name -> extra interactions after the page loaded cleanly.
+PAGE_ACTIONS: dict[str, Callable] = {"Predict": check_predict}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _prepare_temp_models(tmp: Path) -> Path:
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "tests"))
+    from app_fixtures import build_app_models
+
+    from genre_core.synthetic import write_synthetic_dataset
+
+    data = write_synthetic_dataset(tmp / "synthetic", genres=("drone", "pulse", "chords"), n_per_genre=6,
+                                   duration=4.0, seed=0)
+    return build_app_models(tmp / "models", data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--temp-models", action="store_true",
+                    help="train tiny runs into a temporary models folder instead of using the repo's models/")
+    ap.add_argument("--models", help="use this models folder (GENRE_MODELS_DIR)")
+    ap.add_argument("--out", default=str(REPO / ".screenshots"), help="screenshot folder (default .screenshots/)")
+    ap.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    ap.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for a page or an analysis")
+    args = ap.parse_args(argv)
+
+    if not CHROMIUM.exists():
+        print(f"SKIP: {CHROMIUM} is absent (install it with: apt-get install -y chromium); no browser check done.")
+        return 0
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("SKIP: the playwright package is not installed (pip install playwright); no browser check done.")
+        return 0
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="genre-browser-check-"))
+    env = dict(os.environ)
+    env.setdefault("GENRE_CACHE_DIR", str(tmp / "cache"))
+    if args.temp_models:
+        print("training tiny runs into a temporary models folder ...", flush=True)
+        env["GENRE_MODELS_DIR"] = str(_prepare_temp_models(tmp))
+    elif args.models:
+        env["GENRE_MODELS_DIR"] = str(Path(args.models).resolve())
+    port = args.port or _free_port()
+    log = tmp / "streamlit.log"
+    proc = start_server(port, env, log)
+    ctx = Context(base_url=f"http://127.0.0.1:{port}", out=out, tmp=tmp, timeout_s=args.timeout)
+    try:
+        wait_healthy(port, proc)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for url_name, _file in page_names():
+                url = ctx.base_url + ("/" if url_name == "Home" else f"/{url_name}")
+                print(f"visiting {url} ...", flush=True)
+                t_page = time.monotonic()
+                try:
+                    page.goto(url, wait_until="domcontentloaded", timeout=args.timeout * 1000)
+                    page.wait_for_timeout(800)
+                    wait_idle(page, args.timeout)
+                    errors = error_texts(page)
+                    shot = shoot(page, ctx, url_name.lower())
+                    ctx.results.append(Result(url_name, not errors, "; ".join(errors) or "ok", shot))
+                    print(f"  {url_name}: {'ok' if not errors else 'errors'} after {time.monotonic() - t_page:.1f} s",
+                          flush=True)
+                    if not errors and url_name in PAGE_ACTIONS:
+                        ctx.results.extend(PAGE_ACTIONS[url_name](page, ctx))
+                except Exception as err:  # noqa: BLE001 - report and go on with the next page
+                    ctx.results.append(Result(url_name, False, f"{type(err).__name__}: {err}"))
+            browser.close()
+    except Exception as err:  # noqa: BLE001
+        ctx.results.append(Result("server", False, f"{type(err).__name__}: {err}"))
+    finally:
+        stop_server(proc)
+
+    print(f"\nbrowser check ({ctx.base_url}, models: {env.get('GENRE_MODELS_DIR', REPO / 'models')}):")
+    for r in ctx.results:
+        print(f"  {r.name} -> {'ok' if r.ok else 'ERROR'}" + (f" ({r.detail})" if r.detail and r.detail != "ok" else ""))
+    print(f"screenshots: {out}/")
+    failed = [r for r in ctx.results if not r.ok]
+    if failed:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        print("streamlit log (last lines):\n  " + "\n  ".join(tail))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
