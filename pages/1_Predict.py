@@ -90,12 +90,23 @@ def _sample_rates(run) -> set[int]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def predict_cached(digest: str, name: str, run_path: str, run_mtime: int, max_duration: float, _data: bytes):
-    """One run's TrackPrediction for one file (keyed by file hash, run version and limit)."""
-    from genre_core.predict import predict_audio
+    """One run's TrackPrediction for one file (keyed by file hash, run version and limit).
+
+    A voting run is combined from its members' own cached predictions, so
+    choosing an ensemble together with its members computes each member once.
+    """
+    from genre_core import predict
 
     run = load_run_cached(run_path)
+    combine = getattr(predict, "_combine", None)  # genre_core's soft-vote combination (see the report)
+    if run.is_voting and combine is not None:
+        members = {}
+        for member, _ in run.members:
+            path, mtime = run_key(member)
+            members[member.id] = predict_cached(digest, name, path, mtime, max_duration, _data)
+        return combine(run, members)
     audios = {sr: decode_cached(digest, name, sr, max_duration, _data) for sr in sorted(_sample_rates(run))}
-    return predict_audio([run], audios)[0]
+    return predict.predict_audio([run], audios)[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

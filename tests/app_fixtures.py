@@ -15,6 +15,7 @@ Fixtures
     ``shipped/mlp-table30``     mlp on a 200-row slice of the public 30 s feature table
                                 (10 GTZAN genres, 30 s windows: the coarse-segment case)
     ``user/xgb-synth``          xgb, mfcc_stats on 3 s windows, synthetic genres
+    ``user/vote-synth``         soft vote of mlp-synth and xgb-synth
     ``user/broken-failed``      status ``failed`` (training raised)
     ``user/.ghost.tmp-<pid>``   a crashed training (its process is gone)
     ==========================  =====================================================
@@ -51,9 +52,10 @@ if str(REPO_ROOT) not in sys.path:
 MLP_SYNTH = "shipped/mlp-synth"
 MLP_TABLE = "shipped/mlp-table30"
 XGB_SYNTH = "user/xgb-synth"
+VOTE_SYNTH = "user/vote-synth"
 FAILED_RUN = "user/broken-failed"
 CRASHED_RUN = "user/ghost"
-COMPLETE_RUNS = (MLP_SYNTH, MLP_TABLE, XGB_SYNTH)
+COMPLETE_RUNS = (MLP_SYNTH, MLP_TABLE, XGB_SYNTH, VOTE_SYNTH)
 SHIPPED_RUNS = (MLP_SYNTH, MLP_TABLE)
 SYNTH_GENRES = ("drone", "pulse", "chords")
 
@@ -107,7 +109,7 @@ def _table_slice(dest: Path, n_per_genre: int = 20) -> Path:
 def build_app_models(root: Path, synthetic_dir: Path) -> Path:
     """Train the tiny runs described in the module docstring into ``root`` (the models folder)."""
     from genre_core.runs import RunWriter
-    from genre_core.training import train
+    from genre_core.training import train, train_voting
 
     root = Path(root)
     old = os.environ.get("GENRE_MODELS_DIR")
@@ -117,6 +119,7 @@ def build_app_models(root: Path, synthetic_dir: Path) -> Path:
         train(str(synthetic_dir), "mlp", {"epochs": 8, "hidden": (32,), "patience": 8}, out=MLP_SYNTH, **common)
         train(str(synthetic_dir), "xgb", {"n_estimators": 15, "max_depth": 3, "early_stopping": 5},
               out=XGB_SYNTH, **common)
+        train_voting([MLP_SYNTH, XGB_SYNTH], out=VOTE_SYNTH)
         train(str(_table_slice(root.parent)), "mlp", {"epochs": 5, "hidden": (16,)}, out=MLP_TABLE, seed=0,
               n_jobs=1)
         # a failed run: the writer records the error, the folder has no manifest
@@ -168,6 +171,6 @@ def texts(elements) -> list[str]:
 
 __all__ = [
     "COMPLETE_RUNS", "CRASHED_RUN", "FAILED_RUN", "MLP_SYNTH", "MLP_TABLE", "REPO_ROOT", "SHIPPED_RUNS",
-    "SYNTH_GENRES", "XGB_SYNTH", "app_env", "app_models", "build_app_models", "empty_env", "mp3_bytes", "new_app",
+    "SYNTH_GENRES", "VOTE_SYNTH", "XGB_SYNTH", "app_env", "app_models", "build_app_models", "empty_env", "mp3_bytes", "new_app",
     "synth_signal", "texts", "wav_bytes",
 ]

@@ -15,6 +15,7 @@ from app_fixtures import (  # noqa: F401 - fixtures
     MLP_TABLE,
     SHIPPED_RUNS,
     SYNTH_GENRES,
+    VOTE_SYNTH,
     XGB_SYNTH,
     app_env,
     app_models,
@@ -98,13 +99,24 @@ def test_upload_wav_gives_verdicts_and_segment_charts(app_env):
     assert fig["layout"]["xaxis"]["title"]["text"].startswith("time")
 
 
-def test_upload_mp3_with_every_run(app_env):
+def test_upload_mp3_with_every_run(app_env, monkeypatch):
+    import genre_core.predict as predict_mod
+
+    calls = []
+    real = predict_mod.predict_audio
+    monkeypatch.setattr(predict_mod, "predict_audio",
+                        lambda runs, *a, **k: calls.append([r.id for r in runs]) or real(runs, *a, **k))
     at = new_app(PREDICT)
     at.run()
     at.multiselect(key="runs").set_value(list(COMPLETE_RUNS))
     _upload(at, "chords.mp3", mp3_bytes("chords", duration=8.0), "audio/mpeg")
     _assert_predicted(at, COMPLETE_RUNS)
     assert len(_charts(at)) == len(COMPLETE_RUNS) + 2  # timeline + per run + audio view
+    # the vote is combined from its members' predictions: each member was computed once
+    assert sorted(r for c in calls for r in c) == sorted([MLP_SYNTH, MLP_TABLE, XGB_SYNTH])
+    table = _verdicts(at)
+    assert dict(zip(table["run"], table["backend"]))[VOTE_SYNTH] == "voting"
+    assert any("Soft vote of" in c for c in texts(at.caption))
     # heatmap style and the mel spectrogram view rerun without errors
     at.radio(key="chart_style").set_value("Heatmap")
     at.radio(key="audio_view").set_value("Mel spectrogram")
