@@ -15,6 +15,7 @@ Usage (from the repo root)::
 
     .venv/bin/python scripts/browser_check.py                 # the repo's models/ (shipped + user runs)
     .venv/bin/python scripts/browser_check.py --temp-models   # tiny runs trained now in a temp folder
+    .venv/bin/python scripts/browser_check.py --audio song.mp3  # upload a real song instead
 
 Exit status: 0 when every check is ok (or Chromium is absent: prints SKIP),
 1 when a page shows an error or an exception, or a check times out.
@@ -66,6 +67,7 @@ class Context:
     out: Path
     tmp: Path
     timeout_s: float
+    audio: Path | None = None
     results: list[Result] = field(default_factory=list)
 
 
@@ -222,7 +224,7 @@ def check_predict(page, ctx: Context) -> list[Result]:
     results = []
     if page.locator('[data-testid="stFileUploaderDropzoneInput"]').count() == 0:
         return [Result("Predict: upload", True, "skipped: no trained run to predict with (see the Home page)")]
-    mp3 = _synth_mp3(ctx.tmp / "browser-check.mp3")
+    mp3 = ctx.audio or _synth_mp3(ctx.tmp / "browser-check.mp3")
     name = f"Predict: upload {mp3.name}"
     print(f"uploading {mp3.name} on Predict ...", flush=True)
     try:
@@ -298,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", help="use this models folder (GENRE_MODELS_DIR)")
     ap.add_argument("--out", default=str(REPO / ".screenshots"), help="screenshot folder (default .screenshots/)")
     ap.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    ap.add_argument("--audio", help="upload this file on Predict instead of a synthesised MP3 (e.g. a real song)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for a page or an analysis")
     args = ap.parse_args(argv)
 
@@ -323,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port or _free_port()
     log = tmp / "streamlit.log"
     proc = start_server(port, env, log)
-    ctx = Context(base_url=f"http://127.0.0.1:{port}", out=out, tmp=tmp, timeout_s=args.timeout)
+    ctx = Context(base_url=f"http://127.0.0.1:{port}", out=out, tmp=tmp, timeout_s=args.timeout,
+                  audio=Path(args.audio).resolve() if args.audio else None)
     try:
         wait_healthy(port, proc)
         with sync_playwright() as pw:

@@ -108,7 +108,7 @@ def _colorscale(name: str) -> list[list]:
 #: Layout shared by every figure here. Pages draw them with ``st.plotly_chart(fig, theme=None)``: Streamlit's
 #: chart theme replaces heatmap colour scales (low dB showed pink) and re-ticks bar axes at the bar centres.
 FONT = "Source Sans Pro, Source Sans 3, sans-serif"
-BASE_LAYOUT = {"template": "plotly_white", "font": {"family": FONT, "size": 13},
+BASE_LAYOUT = {"template": "plotly_white", "font": {"family": FONT, "size": 13, "color": "#31333F"},
                "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
 
 
