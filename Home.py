@@ -100,7 +100,7 @@ def leaderboard_ui(runs: list) -> None:
             "backend": st.column_config.TextColumn("backend", width="small"),
             "data": st.column_config.TextColumn("data", help="What the run was trained and tested on."),
             "split": st.column_config.TextColumn(
-                "split", width="small", help="track: random split by track; artist: artists kept on one side; ff: GTZAN "
+                "split", width="medium", help="track: random split by track; artist: artists kept on one side; ff: GTZAN "
                                        "fault-filtered lists; kfold: k-fold by track (pooled out-of-fold)."),
             "tracks": st.column_config.NumberColumn("tracks", format="%d", width="small",
                                                     help="Held-out tracks the figures are computed on."),
