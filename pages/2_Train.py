@@ -264,6 +264,8 @@ def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
 
 def run_settings_ui(backend: str) -> tuple[int, str | None, bool, list[str]]:
     st.subheader("6 · Run")
+    if st.session_state.pop("train_clear_name", False):
+        st.session_state["train_name"] = ""  # the last name was just used by a submitted job
     c1, c2 = st.columns([1, 3])
     seed = int(c1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed",
                                help="Seeds the split, the augmentation and the model."))
@@ -298,6 +300,7 @@ def launch_ui(cfg: dict, problems: list[str]) -> None:
             return
         st.session_state.setdefault("train_watch", [])
         st.session_state["train_watch"] = [job_id, *st.session_state["train_watch"]]
+        st.session_state["train_clear_name"] = True
         st.toast(f"Job {job_id} submitted.", icon=":material/rocket_launch:")
         st.rerun()
 

@@ -274,10 +274,11 @@ def pair_ui(datas: list[cmp.RunData], focus: str | None) -> None:
                    icon=":material/warning:")
     st.markdown("**McNemar's test** on track-level correctness")
     (st.success if res["comparable"] and res["p_value"] < 0.05 else st.info)(res["verdict"])
-    st.dataframe(pd.DataFrame({
-        "": ["both right", "only A right", "only B right", "both wrong"],
-        "tracks": [res["both_correct"], res["a_only"], res["b_only"], res["both_wrong"]],
-    }), hide_index=True)
+    if res["n"]:
+        st.dataframe(pd.DataFrame({
+            "shared test tracks": ["both right", "only A right", "only B right", "both wrong"],
+            "tracks": [res["both_correct"], res["a_only"], res["b_only"], res["both_wrong"]],
+        }), hide_index=True)
 
     levels = ["track"] + (["segment"] if all(d.segments is not None and len(d.segments) for d in (a, b)) else [])
     c3, c4 = st.columns(2)

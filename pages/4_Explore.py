@@ -154,8 +154,11 @@ def overview_ui(ds, scanned: bool) -> None:
     cols[0].metric("Tracks", s["tracks"])
     cols[1].metric("Genres", s["genres"])
     cols[2].metric("Hours", f"{s['minutes'] / 60:.2f}" if s["minutes"] else "—")
-    cols[3].metric("Unreadable files", s["unreadable"] if scanned else "?")
-    cols[4].metric("Duplicate groups", s["duplicate_groups"] if scanned else "?")
+    table = ds.kind == "table"
+    cols[3].metric("Unreadable files", "n/a" if table else (s["unreadable"] if scanned else "?"),
+                   help="Only audio files can be unreadable." if table else "Found by decoding every file.")
+    cols[4].metric("Duplicate groups", "n/a" if table else (s["duplicate_groups"] if scanned else "?"),
+                   help="A table holds no audio to compare." if table else "Files with identical decoded audio.")
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Tracks per genre**")

@@ -115,5 +115,6 @@ def chroma_figure(C: np.ndarray, times: Sequence[float], *, height: int = 240) -
                                colorbar={"title": "energy", "thickness": 12},
                                hovertemplate="%{x:.1f} s · %{y}: %{z:.2f}<extra></extra>"))
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis={"title": "seconds"}, yaxis={"title": "pitch class", "type": "category"})
+                      xaxis={"title": "time in the track (s)"},
+                      yaxis={"title": "pitch class", "type": "category", "dtick": 1})
     return fig

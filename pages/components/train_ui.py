@@ -224,9 +224,9 @@ def stepper(status: dict) -> str:
     parts = []
     for i, (s, words) in enumerate(STAGES):
         if i < idx:
-            parts.append(f"~~{s}~~ ✓")
+            parts.append(f"✓ {s}")
         elif i == idx:
-            parts.append(f"**{s}**")
+            parts.append(f"**▶ {s}**")
         else:
             parts.append(s)
     return " → ".join(parts)
