@@ -404,17 +404,34 @@ def metrics_frame(runs: Sequence[RunData], cis: Mapping[str, Mapping[str, tuple]
 
 
 def per_class_frame(runs: Sequence[RunData], metric: str = "f1") -> pd.DataFrame:
-    """Runs (rows) x genres (columns) of a per-class figure (``precision``, ``recall``, ``f1`` or ``support``)."""
+    """Runs (rows) x genres (columns) of a per-class figure (``precision``, ``recall``, ``f1`` or ``support``).
+
+    A figure that is undefined is NaN (shown blank), not 0: recall and F1 of a
+    genre without test tracks in that run, precision of a genre it never
+    predicted, anything for a genre the run does not know.
+    """
     genres: list[str] = []
     for r in runs:
         for g in r.labels:
             if g not in genres:
                 genres.append(g)
     genres = sorted(genres)
+    def value(d: Mapping | None) -> float:
+        if not d:
+            return np.nan  # the run does not know this genre
+        # undefined figures stay blank instead of reading as 0: recall / F1 without test tracks of
+        # the genre, precision when the run never predicted it
+        if metric in ("recall", "f1") and not d.get("support"):
+            return np.nan
+        if metric == "precision" and not d.get("predicted"):
+            return np.nan
+        v = d.get(metric)
+        return np.nan if v is None else float(v)
+
     data = {}
     for r in runs:
         pc = r.metrics.get("per_class") or {}
-        data[r.id] = [(pc.get(g) or {}).get(metric, np.nan) if g in pc else np.nan for g in genres]
+        data[r.id] = [value(pc.get(g)) for g in genres]
     df = pd.DataFrame.from_dict(data, orient="index", columns=genres).astype(float)
     df.index.name = "run"
     return df

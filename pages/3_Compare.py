@@ -169,7 +169,8 @@ def per_class_ui(datas: list[cmp.RunData]) -> None:
                       format_func={"f1": "F1", "precision": "precision", "recall": "recall"}.get)
     frame = cmp.per_class_frame(datas, metric)
     st.plotly_chart(charts.per_class_heatmap(frame, metric), key="per_class_chart")
-    st.caption("Track level, on each run's test tracks. Blank cells: the run does not know that genre.")
+    st.caption("Track level, on each run's test tracks. Blank cells are undefined: the genre has no test tracks "
+               "in that run (recall, F1), the run never predicted it (precision), or the run does not know it.")
 
 
 def confusion_ui(datas: list[cmp.RunData], focus: str | None) -> None:
@@ -200,6 +201,9 @@ def confusion_ui(datas: list[cmp.RunData], focus: str | None) -> None:
                                 title=f"{rid} · {level} level"),
         key=chart_key, on_select="rerun", selection_mode="points",
     )
+    empty_rows = [lab for lab, row in zip(labels, counts) if not row.sum()]
+    if empty_rows:
+        st.caption(f"No test tracks of {', '.join(empty_rows)} in this run: those rows are empty.")
     clicked = charts.cell_from_selection(event)
     if clicked is not None and st.session_state.get(f"{chart_key}::last") != clicked:
         st.session_state[f"{chart_key}::last"] = clicked

@@ -355,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx.results.append(Result("server", False, f"{type(err).__name__}: {err}"))
     finally:
         stop_server(proc)
+        cleanup_trained(env.get("GENRE_MODELS_DIR"), args.temp_models)  # Train check's run (issue 5 section)
 
     print(f"\nbrowser check ({ctx.base_url}, models: {env.get('GENRE_MODELS_DIR', REPO / 'models')}):")
     for r in ctx.results:
@@ -366,6 +367,160 @@ def main(argv: list[str] | None = None) -> int:
         print("streamlit log (last lines):\n  " + "\n  ".join(tail))
     shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- Train, Compare, Explore (issue 5)
+#
+# Train: launch a short MLP job on the bundled table, watch the live panel, wait for the result,
+# follow the link to Compare (the new run selected). Compare: click a confusion-matrix cell in the
+# browser (plotly click on the cell's target) and check the tracks behind it are listed. Explore:
+# pick a track and check the waveform / spectrogram / chroma and the player.
+
+#: The run the Train check creates (``user/NAME``), removed afterwards unless the models folder is temporary.
+_TRAINED: dict[str, str] = {}
+
+_PICK_CELL_JS = """() => {
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    const cells = (gd.data || []).find(t => t.name === 'cells');
+    if (!cells) continue;
+    let best = null;
+    for (let i = 0; i < cells.x.length; i++) {
+      const n = cells.customdata[i][0];
+      const off = cells.x[i] !== cells.y[i];
+      const score = (off ? 1e6 : 0) + n;
+      if (n > 0 && (!best || score > best.score)) best = {i, score, n, x: cells.x[i], y: cells.y[i]};
+    }
+    if (!best) return null;
+    const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
+    const box = gd.getBoundingClientRect();
+    return {px: box.left + xa._offset + xa.l2p(xa.d2c(best.x)), py: box.top + ya._offset + ya.l2p(ya.d2c(best.y)),
+            true: best.y, pred: best.x, n: best.n};
+  }
+  return null;
+}"""
+
+
+def _wait_text(page, text: str, timeout_s: float) -> bool:
+    try:
+        page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_s * 1000)
+        return True
+    except Exception:  # noqa: BLE001 - not there in time
+        return False
+
+
+def check_train(page, ctx: Context) -> list[Result]:
+    name = f"browser-check-{time.strftime('%Y%m%d-%H%M%S')}"
+    print(f"training user/{name} (mlp on the bundled table) from the Train page ...", flush=True)
+    try:
+        epochs = page.get_by_label("epochs", exact=True)
+        epochs.fill("30")
+        epochs.press("Enter")
+        wait_idle(page, ctx.timeout_s)
+        run_name = page.get_by_label("Run name", exact=True)
+        run_name.fill(name)
+        run_name.press("Enter")
+        wait_idle(page, ctx.timeout_s)
+        page.get_by_role("button", name=re.compile(r"(Start|Queue) training")).click()
+        if not _wait_text(page, "Cancel", 60):
+            return [Result("Train: launch", False, "no live job panel appeared", shoot(page, ctx, "train-launch"))]
+        t0 = time.monotonic()
+        _wait_text(page, "training: epoch", ctx.timeout_s)
+        page.wait_for_timeout(2500)  # a few epochs on the live curves
+        running = shoot(page, ctx, "train-running")
+        link = f"Open user/{name} in Compare"
+        if not _wait_text(page, link, ctx.timeout_s * 2):
+            errors = error_texts(page)
+            return [Result("Train: job", False, "; ".join(errors) or "no result in time", shoot(page, ctx, "train-result"))]
+        _TRAINED["run"] = f"user/{name}"
+        page.wait_for_timeout(1000)
+        shot = shoot(page, ctx, "train-complete")
+        errors = error_texts(page)
+        acc = page.locator('[data-testid="stMetricValue"]').first.inner_text(timeout=5000)
+        results = [Result("Train: launch, live progress, result", not errors,
+                          "; ".join(errors) or f"user/{name} complete in {time.monotonic() - t0:.0f} s, "
+                                               f"track accuracy {acc} (live view: {running.name})", shot)]
+        page.get_by_text(link).first.click()
+        wait_idle(page, ctx.timeout_s)
+        page.wait_for_timeout(1500)
+        selected = page.locator('[data-testid="stMultiSelect"]').first.inner_text(timeout=5000)
+        shot = shoot(page, ctx, "train-to-compare")
+        ok = f"user/{name}" in selected and "/Compare" in page.url and not error_texts(page)
+        results.append(Result("Train: link to Compare", ok, f"opened {page.url.split('/')[-1]}", shot))
+        return results
+    except Exception as err:  # noqa: BLE001
+        return [Result("Train: launch", False, f"{type(err).__name__}: {err}", shoot(page, ctx, "train-error"))]
+
+
+def check_compare(page, ctx: Context) -> list[Result]:
+    try:
+        page.locator(PLOTLY).first.wait_for(timeout=ctx.timeout_s * 1000)
+        page.get_by_text("Confusion matrix", exact=True).first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
+        cell = page.evaluate(_PICK_CELL_JS)
+        if cell is None:
+            return [Result("Compare: click a confusion-matrix cell", False, "no clickable confusion matrix found")]
+        print(f"clicking the confusion-matrix cell {cell['true']} -> {cell['pred']} on Compare ...", flush=True)
+        page.mouse.move(cell["px"], cell["py"])
+        page.wait_for_timeout(400)
+        page.mouse.click(cell["px"], cell["py"])
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10 and script_state(page) == "notRunning" and not page.locator(STATUS_WIDGET).count():
+            time.sleep(0.1)
+        wait_idle(page, ctx.timeout_s)
+        listed = _wait_text(page, f"test track(s) of genre {cell['true']}", 20)
+        page.wait_for_timeout(1000)
+        shot = shoot(page, ctx, "compare-cell")
+        errors = error_texts(page)
+        players = page.locator('[data-testid="stAudio"], audio').count()
+        ok = listed and not errors
+        detail = (f"clicked {cell['true']} -> {cell['pred']} ({cell['n']}): tracks listed, "
+                  f"{'an audio player' if players else 'no audio on this machine'}") if ok else \
+            ("; ".join(errors) or "the click listed no tracks")
+        return [Result("Compare: click a confusion-matrix cell", ok, detail, shot)]
+    except Exception as err:  # noqa: BLE001
+        return [Result("Compare: click a confusion-matrix cell", False, f"{type(err).__name__}: {err}",
+                       shoot(page, ctx, "compare-cell"))]
+
+
+def check_explore(page, ctx: Context) -> list[Result]:
+    try:
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Track")
+        if box.count() == 0:
+            return [Result("Explore: track view", True, "skipped: no audio for the bundled table on this machine")]
+        box.first.click()
+        page.get_by_role("option").first.click()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10 and script_state(page) == "notRunning" and not page.locator(STATUS_WIDGET).count():
+            time.sleep(0.1)
+        wait_idle(page, ctx.timeout_s)
+        page.wait_for_timeout(1500)
+        shot = shoot(page, ctx, "explore-track")
+        errors = error_texts(page)
+        charts = page.locator('[data-testid="stPlotlyChart"]').count()
+        players = page.locator('[data-testid="stAudio"], audio').count()
+        ok = not errors and players >= 1 and charts >= 6
+        return [Result("Explore: track view", ok, "; ".join(errors) or f"{charts} charts, {players} player(s)", shot)]
+    except Exception as err:  # noqa: BLE001
+        return [Result("Explore: track view", False, f"{type(err).__name__}: {err}", shoot(page, ctx, "explore-track"))]
+
+
+def cleanup_trained(models_dir: str | None, temporary: bool) -> None:
+    """Remove the run (and its job record) the Train check made in a real models folder."""
+    run = _TRAINED.get("run")
+    if not run or temporary:
+        return
+    root = Path(models_dir) if models_dir else REPO / "models"
+    folder = root / "user" / run.split("/", 1)[1]
+    shutil.rmtree(folder, ignore_errors=True)
+    for job in (root / "user" / ".jobs").glob("*"):
+        try:
+            if f'"name": "{folder.name}"' in (job / "job.json").read_text():
+                shutil.rmtree(job, ignore_errors=True)
+        except OSError:
+            pass
+
+
+PAGE_ACTIONS.update({"Train": check_train, "Compare": check_compare, "Explore": check_explore})
 
 
 if __name__ == "__main__":

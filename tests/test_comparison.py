@@ -142,6 +142,19 @@ def test_compare_pair_verdicts():
     assert not disjoint["comparable"]
 
 
+def test_per_class_frame_leaves_undefined_figures_blank():
+    truth = ["a"] * 5 + ["b"] * 5  # no test track of genre c
+    preds = [[t] for t in truth]
+    preds[0] = ["c"]  # ... but one a-track predicted c
+    run = make_run("user/x", truth, preds)
+    f1 = cmp.per_class_frame([run], "f1").loc["user/x"]
+    assert f1["a"] == pytest.approx(2 * 1.0 * 0.8 / 1.8) and f1["b"] == 1.0 and np.isnan(f1["c"])
+    prec = cmp.per_class_frame([run], "precision").loc["user/x"]
+    assert prec["c"] == 0.0  # predicted once, wrongly
+    none_predicted = make_run("user/y", truth, [[t] for t in truth])
+    assert np.isnan(cmp.per_class_frame([none_predicted], "precision").loc["user/y", "c"])
+
+
 def test_history_frame_and_find_track_audio(tmp_path):
     hist = [{"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.2, "val_accuracy": 0.4},
             {"epoch": 2, "loss": 0.8, "accuracy": 0.6, "val_loss": None, "val_accuracy": None}]
