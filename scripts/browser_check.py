@@ -487,8 +487,16 @@ def check_explore(page, ctx: Context) -> list[Result]:
         box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Track")
         if box.count() == 0:
             return [Result("Explore: track view", True, "skipped: no audio for the bundled table on this machine")]
-        box.first.click()
-        page.get_by_role("option").first.click()
+        for attempt in range(3):  # open the dropdown and take its first track (retried: the list can be slow)
+            try:
+                box.first.locator("input").first.click(timeout=10000)
+                page.get_by_role("option").first.wait_for(timeout=10000)
+                page.keyboard.press("Enter")
+                break
+            except Exception:  # noqa: BLE001
+                page.keyboard.press("Escape")
+                if attempt == 2:
+                    raise
         t0 = time.monotonic()
         while time.monotonic() - t0 < 10 and script_state(page) == "notRunning" and not page.locator(STATUS_WIDGET).count():
             time.sleep(0.1)
