@@ -534,7 +534,7 @@ def cell_tracks(data: RunData, true: str, predicted: str, *, level: str = "track
     n_segments`` (+ ``segments in cell`` at segment level).
     """
     t = data.tracks
-    cols = ["track_id", "true", "predicted", "confidence", f"p(true)", "p(predicted)", "n_segments"]
+    cols = ["track_id", "true", "predicted", "confidence", "p(true)", "p(predicted)", "n_segments"]
     if t is None or not len(t):
         return pd.DataFrame(columns=cols)
     t = t.assign(track_id=t["track_id"].astype(str), true=t["true"].astype(str),
