@@ -69,6 +69,13 @@ __all__ = [
 
 #: Representations a model can ask for.
 INPUT_KINDS = ("features", "logmel")
+#: Sane ranges an :class:`InputSpec` must respect (seconds, Hz): a damaged or hostile run cannot make
+#: prediction allocate without bound. Windows: 0.1 s .. MAX_DURATION; hops: 0.05 s .. MAX_DURATION.
+WINDOW_RANGE = (0.1, config.MAX_DURATION)
+HOP_RANGE = (0.05, config.MAX_DURATION)
+SR_RANGE = (4000, 96000)
+#: Numeric input parameters (``n_mels``, ``n_fft``, ``n_mfcc``...) must be finite and at most this large.
+MAX_PARAM_VALUE = 65536
 #: Bumped when windowing/loading changes what cached inputs contain.
 INPUTS_VERSION = "1"
 #: Version of the log-mel input (bump if spectrogram.py changes its output).
@@ -76,6 +83,40 @@ LOGMEL_VERSION = "1"
 
 
 # --------------------------------------------------------------------- specs
+
+
+def _in_range(name: str, value: Any, lo: float, hi: float, unit: str, *, integer: bool = False) -> float:
+    """``value`` as a float within ``[lo, hi]``, else a GenreLabError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise GenreLabError(f"input {name!r}: expected a number, not {value!r:.60}.")
+    v = float(value)
+    if not np.isfinite(v) or not lo <= v <= hi or (integer and v != int(v)):
+        kind = "an integer" if integer else "a number"
+        raise GenreLabError(f"input {name!r}: {value!r:.60} is out of range; the {name} must be > 0 and "
+                            f"{kind} from {lo:g} to {hi:g} {unit}.")
+    return v
+
+
+def _check_param(name: str, value: Any) -> None:
+    """A numeric input parameter must be finite and moderate (nested values are checked too)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, (int, float)):
+        if not np.isfinite(float(value)) or abs(float(value)) > MAX_PARAM_VALUE:
+            raise GenreLabError(f"input 'params.{name}': {value!r:.60} is out of range "
+                                f"(at most {MAX_PARAM_VALUE} in size).")
+        return
+    if isinstance(value, (list, tuple)):
+        if len(value) > 4096:
+            raise GenreLabError(f"input 'params.{name}': a list of {len(value)} values is too long.")
+        for v in value:
+            _check_param(name, v)
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_param(f"{name}.{k}", v)
+        return
+    raise GenreLabError(f"input 'params.{name}': unsupported value {value!r:.60}.")
 
 
 @dataclass(frozen=True)
@@ -114,29 +155,28 @@ class InputSpec:
     sr: int = config.SAMPLE_RATE
 
     def __post_init__(self) -> None:
-        if self.kind not in INPUT_KINDS:
-            raise GenreLabError(f"Unknown input kind {self.kind!r}; use one of {', '.join(INPUT_KINDS)}.")
-        if self.kind == "features" and not self.feature_set:
-            raise GenreLabError("An input of kind 'features' needs a feature_set (e.g. 'gtzan57').")
+        if not isinstance(self.kind, str) or self.kind not in INPUT_KINDS:
+            raise GenreLabError(f"input 'kind': Unknown input kind {self.kind!r}; use one of {', '.join(INPUT_KINDS)}.")
+        if self.kind == "features" and not (isinstance(self.feature_set, str) and self.feature_set):
+            raise GenreLabError("input 'feature_set': an input of kind 'features' needs a feature_set name "
+                                f"(e.g. 'gtzan57'), not {self.feature_set!r}.")
+        if not isinstance(self.params or {}, Mapping):
+            raise GenreLabError(f"input 'params': expected an object, not {type(self.params).__name__}.")
         params = dict(self.params or {})
         try:
-            json.dumps(params, sort_keys=True)
-        except TypeError as err:
-            raise GenreLabError(f"Input parameters must be JSON-able: {err}.") from None
+            json.dumps(params, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as err:
+            raise GenreLabError(f"input 'params': parameters must be JSON-able, finite values ({err}).") from None
+        for k, v in params.items():
+            _check_param(k, v)
         object.__setattr__(self, "params", params)
         if self.kind == "logmel" and self.feature_set is not None:
             object.__setattr__(self, "feature_set", None)
         if self.window is not None:
-            if not (float(self.window) > 0):
-                raise GenreLabError(f"The analysis window must be > 0 seconds, not {self.window}.")
-            object.__setattr__(self, "window", float(self.window))
+            object.__setattr__(self, "window", _in_range("window", self.window, *WINDOW_RANGE, "s"))
         if self.hop is not None:
-            if not (float(self.hop) > 0):
-                raise GenreLabError(f"The hop must be > 0 seconds, not {self.hop}.")
-            object.__setattr__(self, "hop", float(self.hop))
-        if int(self.sr) <= 0:
-            raise GenreLabError(f"The sample rate must be positive, not {self.sr}.")
-        object.__setattr__(self, "sr", int(self.sr))
+            object.__setattr__(self, "hop", _in_range("hop", self.hop, *HOP_RANGE, "s"))
+        object.__setattr__(self, "sr", int(_in_range("sr", self.sr, *SR_RANGE, "Hz", integer=True)))
 
     def segment_spec(self) -> "SegmentSpec | None":
         """The :class:`~genre_core.segment.SegmentSpec` for this input (``None`` for whole clips)."""
@@ -153,14 +193,12 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "InputSpec":
-        """Rebuild from :meth:`to_dict` output (missing keys take defaults)."""
+        """Rebuild from :meth:`to_dict` output (missing keys take defaults; every field is range-checked)."""
         if not isinstance(d, Mapping) or "kind" not in d:
             raise GenreLabError("An input description needs at least a 'kind'.")
-        window = d.get("window", config.WINDOW_SECONDS)
-        return cls(kind=d["kind"], feature_set=d.get("feature_set"), params=dict(d.get("params") or {}),
-                   window=None if window is None else float(window),
-                   hop=None if d.get("hop") is None else float(d["hop"]),
-                   sr=int(d.get("sr", config.SAMPLE_RATE)))
+        return cls(kind=d["kind"], feature_set=d.get("feature_set"), params=d.get("params") or {},
+                   window=d.get("window", config.WINDOW_SECONDS), hop=d.get("hop"),
+                   sr=d.get("sr", config.SAMPLE_RATE))
 
     def key(self) -> str:
         """Stable, readable identifier, e.g. ``features-gtzan57-w3-h3-sr22050-1a2b3c4d``."""

@@ -270,7 +270,7 @@ def normalise_config(cfg: Mapping[str, Any]) -> dict:
     {'epochs': 3}
     """
     from .backends import get_backend
-    from .runs import check_run_name
+    from .runs import check_run_name, check_target
     from .training import SPLIT_PROTOCOLS
 
     unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
@@ -314,11 +314,13 @@ def normalise_config(cfg: Mapping[str, Any]) -> dict:
     name = out["name"]
     if name is not None and str(name).strip():
         name = check_run_name(str(name).strip())
-        target = config.user_runs_dir() / name
-        info = _read_json(target / "run.json") if target.is_dir() else None
-        if info and info.get("status") == "complete" and not out["overwrite"]:
-            raise RunError(f"A run named {name!r} already exists in {config.user_runs_dir()}; "
-                           "choose another name or tick 'overwrite'.")
+        try:
+            check_target(config.user_runs_dir(), name, overwrite=out["overwrite"])
+        except RunError as err:
+            if "already exists" in str(err):
+                raise RunError(f"A run named {name!r} already exists in {config.user_runs_dir()}; "
+                               "choose another name or tick 'overwrite'.") from None
+            raise
         out["name"] = name
     else:
         out["name"] = None
@@ -684,6 +686,9 @@ def _schedule_locked() -> str | None:
 
 def _spawn(folder: Path) -> int:
     env = dict(os.environ)
+    # the submitting session's folders (an app session may have its own), not the server's
+    env["GENRE_MODELS_DIR"] = str(config.models_dir())
+    env["GENRE_DATA_DIR"] = str(config.data_dir())
     root = str(config.REPO_ROOT)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("PYTHONUNBUFFERED", "1")

@@ -80,8 +80,8 @@ import json
 import math
 import os
 import re
-import shutil
 import socket
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +91,7 @@ import numpy as np
 
 from . import config
 from .errors import GenreLabError, RunError, TrainingCancelled
+from .run_record import check_history, check_run_record
 
 #: ``run.json`` schema version written by this genre-lab.
 RUN_FORMAT = 1
@@ -109,6 +110,10 @@ STATUSES = ("running", "complete", "failed", "cancelled", "crashed", "invalid")
 IGNORED_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 #: A tmp folder written on another host counts as crashed after this long without updates.
 STALE_AFTER_S = 3600.0
+#: Largest JSON file of a run folder genre-lab reads.
+MAX_JSON_BYTES = 64 * 1024 * 1024
+#: Files a run folder holds by its layout (besides the manifest's and ``model/``).
+LAYOUT_FILES = frozenset({RUN_FILE, STATUS_FILE, TRACKS_FILE, SEGMENTS_FILE, HISTORY_FILE})
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,119}$")
 _TMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
@@ -121,6 +126,7 @@ __all__ = [
     "STATUSES",
     "VOTING_BACKEND",
     "check_run_name",
+    "check_target",
     "delete_run",
     "file_sha256",
     "library_versions",
@@ -130,6 +136,7 @@ __all__ = [
     "new_run_name",
     "resolve_out",
     "resolve_run",
+    "run_record_of",
 ]
 
 
@@ -197,11 +204,36 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _read_json(path: Path, what: str) -> Any:
+    """Parse a JSON file of a run folder, refusing anything but a small regular file.
+
+    A symlink, FIFO, device or folder in its place, a file over
+    :data:`MAX_JSON_BYTES`, invalid UTF-8 / JSON, absurd nesting or a number
+    with thousands of digits: each is a :class:`RunError` naming the file.
+    """
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        st = os.lstat(path)
     except FileNotFoundError:
         raise RunError(f"{path}: the {what} is missing.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except OSError as err:
+        raise RunError(f"{path}: the {what} cannot be read ({err.strerror or err}).") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise RunError(f"{path}: the {what} is a symbolic link; run files must be regular files.")
+    if not stat.S_ISREG(st.st_mode):
+        raise RunError(f"{path}: the {what} is not a regular file.")
+    if st.st_size > MAX_JSON_BYTES:
+        raise RunError(f"{path}: the {what} is {st.st_size} bytes, more than a run file can be "
+                       f"({MAX_JSON_BYTES} bytes).")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+        return json.loads(raw.decode("utf-8"))
+    except OSError as err:
+        raise RunError(f"{path}: the {what} cannot be read ({err.strerror or err}).") from None
+    except RecursionError:
+        raise RunError(f"{path}: the {what} is corrupt (nested too deeply).") from None
+    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, or an over-long number
         raise RunError(f"{path}: the {what} is corrupt (not valid JSON: {err}).") from None
 
 
@@ -392,6 +424,155 @@ def resolve_out(out: str | os.PathLike | None, *, backend: str = "run", dataset_
     return p.parent, name
 
 
+# --------------------------------------------------------------------------- ownership
+
+
+def run_record_of(folder: str | os.PathLike) -> dict | None:
+    """``run.json`` of ``folder`` if the folder is provably a genre-lab run, else ``None``.
+
+    Provably: a real folder (not a symlink) whose ``run.json`` is a regular
+    file holding a JSON object with an integer ``format`` this genre-lab knows,
+    a known ``status`` and a ``name``; a complete run also has its ``files``
+    manifest. Only such folders (and genre-lab's own temporary folders) are
+    ever replaced or deleted.
+    """
+    folder = Path(folder)
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return None
+        info = _read_json(folder / RUN_FILE, RUN_FILE)
+    except (RunError, OSError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    fmt, status = info.get("format"), info.get("status")
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or not 1 <= fmt <= RUN_FORMAT:
+        return None
+    if status not in STATUSES or not isinstance(info.get("name"), str):
+        return None
+    if status == "complete" and not isinstance(info.get("files"), dict):
+        return None
+    return info
+
+
+def _is_own_tmp(folder: Path) -> bool:
+    """A ``.NAME.tmp-PID`` folder with the ``status.json`` :class:`RunWriter` writes."""
+    if folder.is_symlink() or not folder.is_dir() or not _TMP_RE.match(folder.name):
+        return False
+    try:
+        st = _read_json(folder / STATUS_FILE, STATUS_FILE)
+    except RunError:
+        return False
+    return isinstance(st, dict) and isinstance(st.get("pid"), int)
+
+
+def _remove_written(folder: Path, manifest: Iterable[str] | None) -> list[str]:
+    """Delete the files genre-lab wrote in a run folder; returns what was left (relative paths).
+
+    Removed: the layout files (:data:`LAYOUT_FILES`), the files the manifest
+    names, and the regular files under ``model/`` (all of them when there is
+    no manifest: a failed or crashed run). Never followed or removed: symbolic
+    links and any other file. Emptied folders are removed, the run folder too.
+    """
+    folder = Path(folder)
+    listed = {str(m) for m in (manifest or ())}
+    left: list[str] = []
+
+    def owned(rel: str) -> bool:
+        if rel in LAYOUT_FILES or rel in listed or rel in IGNORED_FILES:
+            return True
+        if rel.startswith(MODEL_DIR + "/"):
+            return manifest is None or rel in listed
+        return Path(rel).name in IGNORED_FILES or (rel.startswith(".") and rel.endswith(".part"))
+
+    def walk(d: Path, prefix: str) -> bool:
+        """Remove owned files under ``d``; True when ``d`` ended empty."""
+        empty = True
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            return False
+        for e in entries:
+            rel = prefix + e.name
+            if e.is_symlink():
+                left.append(rel)
+                empty = False
+            elif e.is_dir(follow_symlinks=False):
+                if walk(Path(e.path), rel + "/"):
+                    try:
+                        os.rmdir(e.path)
+                    except OSError:
+                        left.append(rel + "/")
+                        empty = False
+                else:
+                    empty = False
+            elif e.is_file(follow_symlinks=False) and owned(rel):
+                try:
+                    os.unlink(e.path)
+                except FileNotFoundError:
+                    pass
+            else:
+                left.append(rel)
+                empty = False
+        return empty
+
+    if walk(folder, ""):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            left.append(".")
+    return sorted(left)
+
+
+def check_target(root: Path, name: str, *, overwrite: bool = False) -> Path:
+    """Refuse a run target that genre-lab may not write; returns ``root / name``.
+
+    Allowed: a free name; a failed or cancelled genre-lab run of that name
+    (replaced once the new run is written); a complete genre-lab run with
+    ``overwrite``. Anything else at the path (a user's folder, a file, a
+    symlink, a folder holding files genre-lab did not write) is a
+    :class:`RunError` naming the path.
+    """
+    target = Path(root) / check_run_name(name)
+    if not (target.exists() or target.is_symlink()):
+        return target
+    if target.is_symlink() or not target.is_dir():
+        raise RunError(f"{target} exists and is not a run folder; genre-lab will not replace it. "
+                       f"Choose another run name or location.")
+    info = run_record_of(target)
+    if info is None:
+        raise RunError(f"{target} exists and is not a genre-lab run (no valid run.json); genre-lab will not "
+                       f"replace or delete it. Choose another run name or location.")
+    if info.get("status") == "complete" and not overwrite:
+        raise RunError(
+            f"A run named {name!r} already exists in {root}; choose another name or delete it first."
+        )
+    foreign = _foreign_files(target, info)
+    if foreign:
+        raise RunError(f"The run folder {target} also holds files genre-lab did not write "
+                       f"({', '.join(foreign[:3])}{'...' if len(foreign) > 3 else ''}); it will not be replaced. "
+                       f"Move those files away or choose another run name.")
+    return target
+
+
+def _foreign_files(folder: Path, info: Mapping) -> list[str]:
+    """Files in a run folder that neither the layout nor the manifest names (symlinks included)."""
+    files = info.get("files") if isinstance(info.get("files"), dict) else None
+    listed = set(files or ())
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        base = Path(dirpath)
+        for n in list(dirnames) + filenames:
+            p = base / n
+            rel = p.relative_to(folder).as_posix()
+            if p.is_symlink():
+                out.append(rel)
+            elif n in filenames and not (rel in LAYOUT_FILES or rel in listed or n in IGNORED_FILES
+                                         or (rel.startswith(MODEL_DIR + "/") and files is None)):
+                out.append(rel)
+    return sorted(out)
+
+
 def _field(value: Any, key: str) -> Any:
     """``value[key]`` for a record kept as a dict, the value itself when it is a plain string."""
     if isinstance(value, Mapping):
@@ -536,8 +717,7 @@ class Run:
         p = Path(self.path) / HISTORY_FILE
         if not p.is_file():
             return []
-        h = _read_json(p, "history")
-        return h if isinstance(h, list) else []
+        return check_history(_read_json(p, "history"), str(p))
 
     def load_model(self):
         """Load (once) and return the model; ``None`` for voting runs."""
@@ -578,14 +758,7 @@ class RunWriter:
         self.root = Path(root) if root is not None else config.user_runs_dir()
         self.target = self.root / self.name
         self.overwrite = overwrite
-        if self.target.exists():
-            if not self.target.is_dir():
-                raise RunError(f"{self.target} exists and is not a run folder.")
-            status = _peek_status(self.target)
-            if status == "complete" and not overwrite:
-                raise RunError(
-                    f"A run named {self.name!r} already exists in {self.root}; choose another name or delete it first."
-                )
+        check_target(self.root, self.name, overwrite=overwrite)
         for other in _tmp_folders(self.root, self.name):
             m = _TMP_RE.match(other.name)
             if m and int(m.group("pid")) != os.getpid() and _pid_alive(int(m.group("pid"))) \
@@ -593,8 +766,10 @@ class RunWriter:
                 raise RunError(f"A run named {self.name!r} is being trained right now (process {m.group('pid')}).")
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / f".{self.name}.tmp-{os.getpid()}"
-        if self.path.exists():
-            shutil.rmtree(self.path)
+        if self.path.exists() or self.path.is_symlink():
+            if not _is_own_tmp(self.path) or _remove_written(self.path, None):
+                raise RunError(f"{self.path} is in the way and is not genre-lab's own temporary folder; "
+                               f"remove it or choose another run name.")
         self.path.mkdir()
         self.closed = False
         self.created = _now()
@@ -711,7 +886,7 @@ class RunWriter:
     def abandon(self) -> None:
         """Remove the tmp folder without leaving any trace."""
         if not self.closed:
-            shutil.rmtree(self.path, ignore_errors=True)
+            _remove_written(self.path, None)
             self.closed = True
 
     def _record(self, info: Mapping, status: str) -> dict:
@@ -733,22 +908,27 @@ class RunWriter:
 
     def _move_into_place(self, *, complete: bool) -> Path:
         target = self.target
-        if target.exists():
-            existing = _peek_status(target)
-            if existing == "complete" and not (complete and self.overwrite):
-                # a complete run took the name meanwhile: never clobber it
+        if target.exists() or target.is_symlink():
+            replaceable = True
+            try:
+                check_target(self.root, self.name, overwrite=complete and self.overwrite)
+            except RunError:
+                replaceable = False
+            if not replaceable:
+                # a complete run, or something that is not genre-lab's, took the name: never clobber it
                 suffix = "" if complete else "-failed"
                 i = 1 if suffix else 2
                 while (self.root / f"{self.name}{suffix}-{i}").exists():
                     i += 1
                 target = self.root / f"{self.name}{suffix}-{i}"
             else:
+                old_info = run_record_of(target) or {}
                 old = self.root / f".{self.name}.old-{os.getpid()}"
-                if old.exists():
-                    shutil.rmtree(old)
+                if old.exists() or old.is_symlink():
+                    raise OSError(f"{old} is in the way")
                 os.rename(self.target, old)
                 os.rename(self.path, target)
-                shutil.rmtree(old, ignore_errors=True)
+                _remove_written(old, (old_info.get("files") or None))
                 return target
         os.rename(self.path, target)
         return target
@@ -791,11 +971,8 @@ def _same_host(tmp: Path) -> bool:
 
 
 def _peek_status(folder: Path) -> str:
-    try:
-        info = json.loads((Path(folder) / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "invalid"
-    return info.get("status", "invalid") if isinstance(info, dict) else "invalid"
+    info = run_record_of(folder)
+    return info["status"] if info is not None else "invalid"
 
 
 # --------------------------------------------------------------------------- listing
@@ -827,6 +1004,16 @@ def _tmp_run(path: Path, location: str) -> Run:
     return Run(path=path, name=name, location=location, info=info, status=status, progress=st)
 
 
+def _listed_run(p: Path, loc: str) -> Run:
+    """A run folder as listed: its record, or ``"invalid"`` with the reason (never an exception)."""
+    try:
+        info = check_run_record(_read_json(p / RUN_FILE, RUN_FILE), str(p / RUN_FILE), run_format=RUN_FORMAT)
+        status = info["status"]
+    except RunError as err:
+        info, status = {"error": str(err)}, "invalid"
+    return Run(path=p, name=p.name, location=loc, info=info, status=status)
+
+
 def list_runs(*, locations: Iterable[str] = ("user", "shipped")) -> list[Run]:
     """Every run in the registry, newest first, with its status.
 
@@ -842,23 +1029,14 @@ def list_runs(*, locations: Iterable[str] = ("user", "shipped")) -> list[Run]:
         if not root.is_dir():
             continue
         for p in root.iterdir():
-            if not p.is_dir() or _OLD_RE.match(p.name):
+            if p.is_symlink() or not p.is_dir() or _OLD_RE.match(p.name):
                 continue
             if _TMP_RE.match(p.name):
                 runs.append(_tmp_run(p, loc))
                 continue
             if p.name.startswith("."):
                 continue
-            try:
-                info = json.loads((p / RUN_FILE).read_text(encoding="utf-8"))
-                if not isinstance(info, dict):
-                    raise ValueError("not an object")
-                status = info.get("status") if info.get("status") in STATUSES else "invalid"
-            except FileNotFoundError:
-                info, status = {"error": f"{p / RUN_FILE} is missing."}, "invalid"
-            except (OSError, ValueError) as err:
-                info, status = {"error": f"{p / RUN_FILE} is unreadable ({err})."}, "invalid"
-            runs.append(Run(path=p, name=p.name, location=loc, info=info, status=status))
+            runs.append(_listed_run(p, loc))
     runs.sort(key=lambda r: (str(r.info.get("created") or ""), r.name), reverse=True)
     return runs
 
@@ -889,8 +1067,21 @@ def delete_run(ref: str | os.PathLike | Run, *, allow_shipped: bool = False) -> 
         raise RunError(f"Run {run.id} is being trained right now; stop it first.")
     if run.location == "shipped" and not allow_shipped:
         raise RunError(f"Run {run.id} is shipped with genre-lab and cannot be deleted from here.")
-    shutil.rmtree(run.path)
-    return Path(run.path)
+    path = Path(run.path)
+    if _is_own_tmp(path):
+        manifest = None
+    else:
+        info = run_record_of(path)
+        if info is None:
+            raise RunError(f"{path} is not a genre-lab run (no valid run.json); genre-lab deletes only what it "
+                           f"wrote, so it is left as it is.")
+        manifest = list(info["files"]) if isinstance(info.get("files"), dict) else None
+    left = _remove_written(path, manifest)
+    if left:
+        raise RunError(f"Run {run.id}: its files were deleted, but {path} also holds files genre-lab did not "
+                       f"write, which were left in place: {', '.join(left[:5])}"
+                       f"{'...' if len(left) > 5 else ''}.")
+    return path
 
 
 # --------------------------------------------------------------------------- loading
@@ -900,6 +1091,12 @@ def _verify(path: Path, info: dict, run_id: str) -> None:
     files = info.get("files")
     if not isinstance(files, dict) or not files:
         raise RunError(f"Run {run_id}: run.json has no 'files' manifest; the folder cannot be verified.")
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        for n in dirnames + filenames:
+            if os.path.islink(os.path.join(dirpath, n)):
+                rel = Path(dirpath, n).relative_to(path).as_posix()
+                raise RunError(f"Run {run_id}: {rel} is a symbolic link; a run folder may hold only regular "
+                               f"files, so the run is refused.")
     for rel, digest in files.items():
         p = path / rel
         if ".." in Path(rel).parts or Path(rel).is_absolute():
@@ -911,10 +1108,10 @@ def _verify(path: Path, info: dict, run_id: str) -> None:
                 f"Run {run_id}: {rel} does not match its checksum in run.json; the file was modified or is "
                 f"corrupt, so the run is refused."
             )
-    for p in path.rglob("*"):
-        if p.is_file() and p.name not in IGNORED_FILES and p.name != RUN_FILE:
-            rel = p.relative_to(path).as_posix()
-            if rel not in files:
+    for dirpath, _, filenames in os.walk(path, followlinks=False):
+        for n in filenames:
+            rel = Path(dirpath, n).relative_to(path).as_posix()
+            if n not in IGNORED_FILES and rel != RUN_FILE and rel not in files:
                 raise RunError(f"Run {run_id}: unexpected file {rel} that run.json does not list; refused.")
     for rel in files:
         if rel.endswith(".json"):
@@ -972,18 +1169,12 @@ def load_run(ref: str | os.PathLike | Run, *, verify: bool = True, load_model: b
     if not run_file.is_file():
         raise RunError(f"{path} is not a run folder (no {RUN_FILE}).")
     info = _read_json(run_file, RUN_FILE)
-    if not isinstance(info, dict):
-        raise RunError(f"{run_file}: not a run record (expected a JSON object).")
-    fmt = info.get("format")
-    if not isinstance(fmt, int) or fmt > RUN_FORMAT:
-        raise RunError(f"{run_file}: run format {fmt!r} is not readable by this genre-lab (knows {RUN_FORMAT}).")
-    status = info.get("status")
-    if status != "complete":
-        why = f": {info['error']}" if info.get("error") else ""
-        raise RunError(f"Run {run_id} is {status or 'of unknown status'}, not complete{why}; it cannot be used.")
-    for key in ("backend", "labels"):
-        if key not in info:
-            raise RunError(f"{run_file}: the record has no {key!r}.")
+    if isinstance(info, dict) and info.get("status") not in (None, "complete") and info.get("status") in STATUSES:
+        why = f": {info['error']}" if isinstance(info.get("error"), str) and info.get("error") else ""
+        raise RunError(f"Run {run_id} is {info['status']}, not complete{why}; it cannot be used.")
+    info = check_run_record(info, str(run_file), run_format=RUN_FORMAT)
+    if info["status"] != "complete":
+        raise RunError(f"Run {run_id} is {info['status']}, not complete; it cannot be used.")
     if verify:
         _verify(path, info, run_id)
     run = Run(path=path, name=path.name, location=loc, info=info, status="complete")
@@ -1007,6 +1198,11 @@ def _load_members(run: Run, *, verify: bool, load_model: bool, seen: tuple) -> N
             raise RunError(f"Run {run.id}: member run {m['id']} cannot be found ({err}).") from None
         if str(member_path.resolve()) in seen:
             raise RunError(f"Run {run.id}: member runs refer to each other in a cycle.")
+        real = member_path.resolve()
+        homes = (config.models_dir().resolve(), Path(run.path).resolve().parent)
+        if not any(h == real or h in real.parents for h in homes):
+            raise RunError(f"Run {run.id}: member run {m['id']} lies outside the models folder "
+                           f"({config.models_dir()}); a voting run may only combine runs kept there.")
         digest = m.get("run_json_sha256")
         if digest and (member_path / RUN_FILE).is_file() and file_sha256(member_path / RUN_FILE) != digest:
             raise RunError(

@@ -182,10 +182,16 @@ def dataset_ui() -> tuple[str, str, object | None]:
         spec = f"synthetic:n={n},duration={dur}"
         st.caption("Synthetic 'genres' the code makes itself (drone, pulse, chords, sweep): not music, but "
                    "learnable in seconds, to try the workflow.")
-    stamp = _folder_stamp(spec) if kind == "audio" else 0.0
     if kind == "audio" and not spec.strip():
         st.info("Enter the path of a genre folder or a feature table.", icon=":material/folder_open:")
         return kind, spec, None
+    if kind == "audio":
+        try:
+            spec = str(config.check_allowed_path(spec, "dataset path"))
+        except GenreLabError as err:
+            show_error(err, context="This dataset cannot be used")
+            return kind, spec, None
+    stamp = _folder_stamp(spec) if kind == "audio" else 0.0
     try:
         with st.spinner("Reading the dataset..."):
             ds = dataset_cached(spec, stamp)

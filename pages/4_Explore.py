@@ -296,8 +296,10 @@ def main() -> None:
     setup_page("Explore", ":material/query_stats:")
     intro_ui()
     kind, spec = dataset_ui()
-    stamp = _folder_stamp(spec) if kind == "audio" else 0.0
     try:
+        if kind == "audio":
+            spec = str(config.check_allowed_path(spec, "dataset path"))
+        stamp = _folder_stamp(spec) if kind == "audio" else 0.0
         with st.spinner("Reading the dataset..."):
             ds = scan_ui(kind, spec, stamp)
     except GenreLabError as err:

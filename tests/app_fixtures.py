@@ -149,18 +149,26 @@ def app_models(tmp_path_factory, synthetic_dataset_dir) -> Path:
 
 
 @pytest.fixture
-def app_env(app_models, monkeypatch) -> Path:
+def app_env(app_models, monkeypatch, tmp_path_factory) -> Path:
     """``GENRE_MODELS_DIR`` -> the session's trained models, for one test."""
     monkeypatch.setenv("GENRE_MODELS_DIR", str(app_models))
+    allow_test_folders(monkeypatch, tmp_path_factory)
     return app_models
 
 
+def allow_test_folders(monkeypatch, tmp_path_factory) -> None:
+    """Let the app read the tests' temporary folders (as a server's ``GENRE_DATA_ROOTS`` would)."""
+    monkeypatch.setenv("GENRE_DATA_ROOTS", os.pathsep.join([str(tmp_path_factory.getbasetemp()),
+                                                            str(REPO_ROOT)]))
+
+
 @pytest.fixture
-def empty_env(tmp_path, monkeypatch) -> Path:
+def empty_env(tmp_path, monkeypatch, tmp_path_factory) -> Path:
     """``GENRE_MODELS_DIR`` -> an empty folder (no shipped or user runs)."""
     root = tmp_path / "models"
     root.mkdir()
     monkeypatch.setenv("GENRE_MODELS_DIR", str(root))
+    allow_test_folders(monkeypatch, tmp_path_factory)
     return root
 
 
@@ -170,7 +178,7 @@ def texts(elements) -> list[str]:
 
 
 __all__ = [
-    "COMPLETE_RUNS", "CRASHED_RUN", "FAILED_RUN", "MLP_SYNTH", "MLP_TABLE", "REPO_ROOT", "SHIPPED_RUNS",
+    "allow_test_folders", "COMPLETE_RUNS", "CRASHED_RUN", "FAILED_RUN", "MLP_SYNTH", "MLP_TABLE", "REPO_ROOT", "SHIPPED_RUNS",
     "SYNTH_GENRES", "VOTE_SYNTH", "XGB_SYNTH", "app_env", "app_models", "build_app_models", "empty_env", "mp3_bytes", "new_app",
     "synth_signal", "texts", "wav_bytes",
 ]

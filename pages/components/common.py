@@ -20,9 +20,10 @@ A page reads like a storyboard::
   ``st.cache_resource``, keyed by the run folder and its ``run.json`` mtime, so
   a retrained run of the same name is reloaded.
 * Locations: ``GENRE_DATA_DIR`` / ``GENRE_MODELS_DIR`` (see
-  :mod:`genre_core.config`), or the setting on Home (kept in
-  ``st.session_state`` and re-applied to the environment at the start of every
-  page run, because genre_core reads its locations from the environment).
+  :mod:`genre_core.config`) for the whole server, or the setting on Home for
+  one browser session (kept in ``st.session_state`` and handed to genre_core
+  by :func:`session_locations`, a registered location provider). Typed paths go
+  through :func:`genre_core.config.check_allowed_path`.
 * Tables for listings (:func:`leaderboard_frame`, :func:`flagged_runs_frame`,
   :func:`discover_datasets`) are pure pandas / filesystem functions.
 """
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -48,10 +48,8 @@ from genre_core.errors import AudioError, DatasetError, GenreLabError, RunError,
 
 APP_NAME = "genre-lab"
 #: Environment variable per configurable location.
-LOCATION_ENV = {"data": "GENRE_DATA_DIR", "models": "GENRE_MODELS_DIR"}
+LOCATION_ENV = config.LOCATION_ENV
 _STATE_KEY = "genre_lab_locations"          # {"data": str | None, "models": str | None}
-_STATE_BEFORE = "genre_lab_locations_env"   # env values before this session overrode them
-_ENV_LOCK = threading.Lock()
 
 #: The pages of the app, in menu order: (file relative to the repo root, label, icon).
 PAGES: tuple[tuple[str, str, str], ...] = (
@@ -77,7 +75,6 @@ def setup_page(title: str, icon: str = ":material/graphic_eq:", *, layout: str =
     Call first in every page's ``main()``.
     """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout=layout)
-    apply_location_settings()
     with st.sidebar:
         st.caption(
             f"Models: `{_short(config.models_dir())}`  \nData: `{_short(config.data_dir())}`  \n"
@@ -161,42 +158,44 @@ def run_page(main: Callable[[], Any]) -> None:
 # --------------------------------------------------------------------------- locations
 
 
-def apply_location_settings() -> None:
-    """Apply this session's data/models folders (set on Home) to the environment genre_core reads."""
+def session_locations() -> dict[str, str]:
+    """This session's data / models folders chosen on Home (``{}`` when it uses the server's).
+
+    Registered with :func:`genre_core.config.register_location_provider`, so
+    genre_core reads the calling session's choice (``{}`` outside a session,
+    e.g. in a background thread).
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return {}
     chosen = st.session_state.get(_STATE_KEY) or {}
-    with _ENV_LOCK:
-        for kind, var in LOCATION_ENV.items():
-            value = chosen.get(kind)
-            if value:
-                os.environ[var] = value
+    return {k: v for k, v in chosen.items() if k in LOCATION_ENV and v}
+
+
+config.register_location_provider(session_locations)
 
 
 def set_location(kind: str, path: str | os.PathLike | None) -> Path | None:
-    """Point ``kind`` (``"data"`` or ``"models"``) at ``path`` for this session; ``None`` restores the default.
+    """Point ``kind`` (``"data"`` or ``"models"``) at ``path`` for this browser session only.
+
+    ``None`` (or an empty text) goes back to the server's folder. The choice
+    lives in ``st.session_state``; genre_core sees it through
+    :func:`genre_core.config.using_locations` during this session's page runs,
+    so other sessions on the same server are not affected.
 
     Raises
     ------
     GenreLabError
-        The folder does not exist (data) or cannot be created (models).
+        The folder is outside the allowed roots, does not exist (data) or cannot
+        be created (models).
     """
-    var = LOCATION_ENV[kind]
     chosen = dict(st.session_state.get(_STATE_KEY) or {})
-    before = dict(st.session_state.get(_STATE_BEFORE) or {})
     if path is None or not str(path).strip():
-        with _ENV_LOCK:
-            if kind in before:
-                old = before.pop(kind)
-                if old is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = old
         chosen.pop(kind, None)
         st.session_state[_STATE_KEY] = chosen
-        st.session_state[_STATE_BEFORE] = before
         return None
-    p = Path(str(path).strip()).expanduser()
-    if not p.is_absolute():
-        p = (REPO_ROOT / p).resolve()
+    p = config.check_allowed_path(path, f"{kind} folder")
     if kind == "data" and not p.is_dir():
         raise DatasetError(f"The data folder {p} does not exist; give an existing folder.")
     if kind == "models":
@@ -204,19 +203,14 @@ def set_location(kind: str, path: str | os.PathLike | None) -> Path | None:
             raise RunError(f"The models location {p} is a file, not a folder.")
         if not p.exists() and not p.parent.is_dir():
             raise RunError(f"The models folder {p} cannot be created: {p.parent} does not exist.")
-    with _ENV_LOCK:
-        if kind not in before:
-            before[kind] = os.environ.get(var)
-        os.environ[var] = str(p)
     chosen[kind] = str(p)
     st.session_state[_STATE_KEY] = chosen
-    st.session_state[_STATE_BEFORE] = before
     return p
 
 
 def location_source(kind: str) -> str:
-    """``"this session"``, ``"$GENRE_..."`` or ``"default"``: where the current folder comes from."""
-    if (st.session_state.get(_STATE_KEY) or {}).get(kind):
+    """Where the current folder comes from: this session, an environment variable, or the default."""
+    if session_locations().get(kind):
         return "set on this page"
     var = LOCATION_ENV[kind]
     return f"${var}" if os.environ.get(var) else "default"
@@ -229,8 +223,9 @@ def location_settings_ui() -> None:
         st.caption(
             "genre-lab reads datasets from the data folder and keeps runs under the models folder "
             "(`shipped/` committed with the repo, `user/` for your own). The environment variables "
-            "`GENRE_DATA_DIR` and `GENRE_MODELS_DIR` set them at launch; a value here overrides them for "
-            "this app process until you reset it."
+            "`GENRE_DATA_DIR` and `GENRE_MODELS_DIR` set them for the whole server at launch; a value here "
+            "applies to this browser session only, and must lie inside the folders the server allows "
+            "(`GENRE_DATA_ROOTS`)."
         )
         data = st.text_input(f"Data folder ({location_source('data')})", value=str(current["data"]))
         models = st.text_input(f"Models folder ({location_source('models')})", value=str(current["models"]))
@@ -238,9 +233,13 @@ def location_settings_ui() -> None:
         apply = c1.form_submit_button("Apply", type="primary")
         reset = c2.form_submit_button("Reset to defaults")
     if apply:
-        for kind, value in (("data", data), ("models", models)):
-            if Path(value).expanduser() != current[kind]:
-                set_location(kind, value)
+        try:
+            for kind, value in (("data", data), ("models", models)):
+                if Path(value).expanduser() != current[kind]:
+                    set_location(kind, value)
+        except GenreLabError as err:
+            show_error(err, context="This folder cannot be used")
+            return
         st.rerun()
     if reset:
         set_location("data", None)
@@ -469,6 +468,14 @@ def _has_genre_folders(root: Path, exts: tuple[str, ...], *, max_files: int = 20
     return genres, files
 
 
+def _allowed(path: Path) -> bool:
+    try:
+        config.check_allowed_path(path)
+        return True
+    except GenreLabError:
+        return False
+
+
 def discover_datasets() -> list[dict]:
     """What data genre-lab can see, without decoding anything.
 
@@ -486,7 +493,7 @@ def discover_datasets() -> list[dict]:
 
     def add_table(path: Path, note: str) -> None:
         rp = path.resolve()
-        if rp in seen:
+        if rp in seen or not _allowed(path):
             return
         seen.add(rp)
         try:
@@ -501,7 +508,7 @@ def discover_datasets() -> list[dict]:
 
     def add_folder(path: Path, note: str) -> None:
         rp = path.resolve()
-        if rp in seen:
+        if rp in seen or not _allowed(path):
             return
         genres, files = _has_genre_folders(path, SUPPORTED_EXTENSIONS)
         if genres:
@@ -528,8 +535,9 @@ def discover_datasets() -> list[dict]:
 
 
 __all__ = [
-    "APP_NAME", "LOCATION_ENV", "PAGES", "REPO_ROOT", "advice_for", "apply_location_settings", "complete_runs",
+    "APP_NAME", "LOCATION_ENV", "PAGES", "REPO_ROOT", "advice_for", "complete_runs",
     "debug_mode", "default_run_ids", "discover_datasets", "flagged_runs_frame", "fmt_bytes", "fmt_clock",
     "fmt_seconds", "headline", "leaderboard_frame", "list_runs_safe", "load_run_cached", "location_settings_ui",
-    "location_source", "page_links", "run_key", "run_label", "run_page", "set_location", "setup_page", "show_error",
+    "location_source", "page_links", "run_key", "run_label", "run_page", "session_locations", "set_location",
+    "setup_page", "show_error",
 ]
