@@ -39,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        from . import engine
+
+        eng = engine.from_cli(args)  # --dask, else GENRE_DASK, else local processes
+        if eng.is_dask and not getattr(args, "quiet", False):
+            print(f"engine: {eng.describe()}", file=sys.stderr)
+        with engine.use(eng):
+            return int(args.func(args) or 0)
     except GenreLabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

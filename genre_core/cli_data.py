@@ -39,6 +39,8 @@ def _common_parser() -> argparse.ArgumentParser:
 
 def add_commands(subparsers) -> None:
     """Register ``scan``, ``features`` and ``spectrograms`` on ``subparsers``."""
+    from . import engine
+
     common = _common_parser()
     ds_help = ("dataset: a folder with one sub-folder per genre (give several to merge them), "
                "a feature-table .csv, or 'synthetic'")
@@ -71,6 +73,7 @@ def add_commands(subparsers) -> None:
                    help="window length; one row per window (default: one row per whole track)")
     p.add_argument("--hop", type=float, default=None, metavar="SECONDS",
                    help="seconds between windows (default: the window length); needs --segment")
+    engine.add_cli_option(p)
     p.set_defaults(func=cmd_features)
 
     p = subparsers.add_parser(
@@ -86,6 +89,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--n-mels", type=int, default=128, help="mel bands (default 128)")
     p.add_argument("--n-fft", type=int, default=2048, help="FFT size (default 2048)")
     p.add_argument("--hop-length", type=int, default=512, help="STFT hop in samples (default 512)")
+    engine.add_cli_option(p)
     p.set_defaults(func=cmd_spectrograms)
 
 

@@ -117,6 +117,7 @@ def _fmt_default(p) -> str:
 
 def add_commands(subparsers) -> None:
     """Register ``train``, ``evaluate``, ``predict`` and ``runs`` on ``subparsers``."""
+    from . import engine
     from .backends import list_backends
 
     common = argparse.ArgumentParser(add_help=False)
@@ -182,6 +183,7 @@ def add_commands(subparsers) -> None:
         choices = f" {{{','.join(map(str, first.choices))}}}" if first.choices else ""
         hp.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", default=None, metavar="V",
                         help=f"{first.help}{choices} [{defaults}]")
+    engine.add_cli_option(p)
     p.set_defaults(func=cmd_train)
 
     # ---- evaluate
@@ -193,6 +195,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("run", metavar="RUN", help="run name, user/NAME, shipped/NAME or a run folder")
     p.add_argument("dataset", nargs="+", metavar="DATASET", help=ds_help)
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    engine.add_cli_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     # ---- predict
@@ -207,6 +210,33 @@ def add_commands(subparsers) -> None:
     p.add_argument("--no-segments", action="store_true", help="omit the per-segment table")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output on stderr")
     p.set_defaults(func=cmd_predict)
+
+    # ---- sweep
+    p = subparsers.add_parser(
+        "sweep", parents=[common], help="train every configuration x seed (x fold) of a grid, grouped as a sweep",
+        description="Train one backend for every configuration of a hyperparameter grid, every seed and (with "
+                    "--split kfold) every fold; each (configuration, seed, fold) is one task on the engine "
+                    "(--dask) and one run (<name>-c<i>-s<seed>[-f<fold>]). The sweep record lists them with "
+                    "mean +- std per configuration across seeds and folds (Compare shows it).")
+    p.add_argument("dataset", nargs="+", metavar="DATASET", help=ds_help)
+    p.add_argument("--model", "-m", required=True, choices=backends, help="model backend")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
+                   help="hyperparameter values to sweep (repeatable; one value fixes it; list-valued "
+                        "hyperparameters separate alternatives with ';', e.g. hidden=64;128,64)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="N", help="seeds (default 0)")
+    p.add_argument("--split", default="track", choices=["track", "kfold", "ff"], help="protocol (default track)")
+    p.add_argument("--group", default="track", choices=["track", "artist"],
+                   help="keep tracks or artists on one side (artist needs artists.csv)")
+    p.add_argument("--k", type=int, default=5, help="folds for --split kfold (default 5)")
+    p.add_argument("--test-size", type=float, default=0.2, metavar="F", help="test fraction (default 0.2)")
+    p.add_argument("--valid-size", type=float, default=0.1, metavar="F", help="validation fraction (default 0.1)")
+    p.add_argument("--metric", default="track_accuracy", choices=["track_accuracy", "balanced_accuracy", "macro_f1"],
+                   help="metric whose mean picks the best configuration")
+    p.add_argument("--name", default=None, help="sweep name (default sweep-<model>-<dataset>-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs of an earlier sweep of that name")
+    p.add_argument("--json", action="store_true", help="print the sweep record (JSON)")
+    engine.add_cli_option(p)
+    p.set_defaults(func=cmd_sweep)
 
     # ---- runs
     p = subparsers.add_parser(
@@ -433,6 +463,34 @@ def cmd_predict(args) -> int:
     out.append(f"({t_total:.2f} s, run loading {t_load:.2f} s)")
     print("\n".join(out))
     return 0
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import format_pm, parse_grid, run_sweep
+
+    record = run_sweep(args.dataset if len(args.dataset) > 1 else args.dataset[0], args.model,
+                       parse_grid(args.param, args.model), seeds=args.seeds, split=args.split, group=args.group,
+                       k=args.k, test_size=args.test_size, valid_size=args.valid_size, name=args.name,
+                       overwrite=args.overwrite, metric=args.metric, progress=_ProgressPrinter(args.quiet),
+                       n_jobs=args.jobs)
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0
+    rows = [[("* " if r["best"] else "  ") + r["label"], f"{r['n_complete']}/{r['n_tasks']}",
+             *(format_pm(r[m]) for m in ("track_accuracy", "balanced_accuracy", "macro_f1"))]
+            for r in record["summary"]]
+    print(f"sweep {record['name']}: {len(record['tasks'])} runs on {record['engine']} in {record['seconds']:.1f} s "
+          f"({record['path']})")
+    print(_table(rows, ["configuration", "runs", "track acc", "balanced", "macro F1"]))
+    print(f"* best by mean {record['metric']} across seeds and folds (mean +- sample std, n = runs)")
+    failed = [t for t in record["tasks"] if t.get("status") == "failed"]
+    for t in failed[:10]:
+        print(f"failed: config {t['config']} seed {t['seed']}" + (f" fold {t['fold']}" if t.get("fold") else "")
+              + f": {t.get('error')}", file=sys.stderr)
+    return 0 if record["status"] == "complete" else 1
 
 
 # --------------------------------------------------------------------------- runs

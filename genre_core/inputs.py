@@ -427,6 +427,27 @@ def _extract_track(track_id: str, path: str, spec: InputSpec, copies: list[int],
         return track_id, None, f"error: {err}"
 
 
+def _extract_on_worker(track_id: str, path: str, spec: InputSpec, copies: list[int], augmenter: "Augmenter | None",
+                       cache_root: str | None, keys: dict[int, str]) -> tuple[str, dict | None, str | None]:
+    """A Dask task: :func:`_extract_track`, plus the entries written to the cache when the worker
+    sees the client's cache folder (shared storage; atomic writes, so concurrent writers are safe)."""
+    if not Path(path).exists():
+        raise _engine_error(f"A Dask worker cannot see {path}; workers need the audio at the same path "
+                            "as this machine (shared storage).")
+    track_id, out, error = _extract_track(track_id, path, spec, copies, augmenter)
+    if out is not None and cache_root is not None and Path(cache_root).is_dir():
+        shared = FeatureCache(cache_root)
+        for k, (X, starts, ends, info) in out.items():
+            shared.put(keys[k], _to_entry(X, starts, ends, info))
+    return track_id, out, error
+
+
+def _engine_error(message: str) -> GenreLabError:
+    from .engine import EngineError
+
+    return EngineError(message)
+
+
 def _to_entry(X, starts, ends, info) -> dict[str, np.ndarray]:
     return {"X": X, "starts": starts, "ends": ends, "info": np.array(json.dumps(info, sort_keys=True))}
 
@@ -573,8 +594,18 @@ def compute_dataset_inputs(
     def stopped() -> bool:
         return should_stop is not None and bool(should_stop())
 
-    n_workers = _resolve_jobs(n_jobs, len(tasks))
-    if tasks and n_workers <= 1:
+    from . import engine as _engine
+
+    eng = _engine.current()  # --dask / GENRE_DASK: Dask workers; inside a worker: serial
+    n_workers = eng.local_jobs(_resolve_jobs(n_jobs, len(tasks)))
+    if tasks and eng.is_dask:
+        root = str(cache.root.resolve()) if cache.enabled else None
+        for res in eng.map(_extract_on_worker, [(tid, path, spec, missing, augmenter, root, keys[tid])
+                                                for tid, path, missing in tasks],
+                           should_stop=stopped, what="feature extraction",
+                           stop_message=lambda: f"Feature extraction was stopped after {done} of {total} tracks."):
+            consume(*res)
+    elif tasks and n_workers <= 1:
         for track_id, path, missing in tasks:
             if stopped():
                 raise TrainingCancelled(f"Feature extraction was stopped after {done} of {total} tracks.")
