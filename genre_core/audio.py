@@ -18,7 +18,7 @@ with a stable ``reason`` code and a sentence naming the file:
 ``unsupported``  a recognised format or encoding libsndfile cannot decode (AAC/M4A, WMA, ...)
 ``corrupt``      the decoder failed in the middle of the file, or NaN/inf samples
 ``truncated``    far fewer samples decoded than the header announces (file cut short)
-``silent``       all zeros, or RMS below ``SILENCE_RMS`` (-80 dBFS)
+``silent``       all zeros, a constant level, or RMS around the mean below ``SILENCE_RMS`` (-80 dBFS)
 ``too_short``    shorter than ``min_duration`` seconds
 ===============  ==============================================================
 
@@ -64,6 +64,8 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aiff", ".aif",
 )
 
+#: A sample beyond this magnitude (+60 dBFS) is not audio but a damaged float file.
+MAX_AMPLITUDE = 1000.0
 #: A signal whose RMS is below this (-80 dBFS; 16-bit dither is about -95 dBFS) is "silent".
 SILENCE_RMS: float = 1e-4
 
@@ -453,6 +455,11 @@ def load_audio(
     if not math.isfinite(energy) and not np.all(np.isfinite(y)):
         raise AudioError(label, "corrupt",
                          f"{display} contains invalid samples (NaN or infinity); the file is damaged.")
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > MAX_AMPLITUDE:
+        raise AudioError(label, "corrupt",
+                         f"{display} has samples up to {peak:.3g}, far outside the -1..1 range of audio "
+                         f"(over {20 * math.log10(MAX_AMPLITUDE):.0f} dBFS); the file is damaged.")
     if target_sr != source_sr:
         y = _resample(y, source_sr, target_sr)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -461,9 +468,16 @@ def load_audio(
     if min_duration and duration < min_duration:
         raise AudioError(label, "too_short",
                          f"{display} is only {duration:.2f} s long; at least {min_duration:g} s of audio is needed.")
-    rms = math.sqrt(energy / y.size) if y.size else 0.0
+    # silence is measured on the variation around the mean: a constant (DC) signal has nothing to hear
+    mean = float(np.mean(y, dtype=np.float64)) if y.size else 0.0
+    rms = math.sqrt(max(energy / y.size - mean * mean, 0.0)) if y.size else 0.0
     if rms < SILENCE_RMS:
-        level = "all zeros" if not np.any(y) else f"RMS {20 * math.log10(rms):.0f} dBFS"
+        if not np.any(y):
+            level = "all zeros"
+        elif abs(mean) >= SILENCE_RMS:
+            level = f"a constant level of {mean:.3g} with no variation"
+        else:
+            level = f"RMS {20 * math.log10(max(rms, 1e-12)):.0f} dBFS"
         where = f"the first {duration:g} s of {display} that were loaded are" if clipped else f"{display} is"
         raise AudioError(label, "silent", f"{where} silent ({level}); there is nothing to classify.")
     return Audio(

@@ -192,6 +192,12 @@ class FeatureCache:
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, **{name: np.asarray(a) for name, a in arrays.items()})
+            if path.is_dir() and not path.is_symlink():
+                try:  # a folder squats on the entry's name: drop it if empty, else do without caching
+                    path.rmdir()
+                except OSError:
+                    os.unlink(tmp)
+                    return
             os.replace(tmp, path)
         except BaseException:
             try:

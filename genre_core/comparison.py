@@ -75,6 +75,23 @@ __all__ = [
 _EPS = 1e-7
 
 
+def left_out_frame(datas: "Iterable[RunData]") -> pd.DataFrame:
+    """Files each run had to leave out, and why: ``run, file, stage, reason``.
+
+    ``stage`` is ``"scan"`` (the file could not be read when the dataset was
+    listed) or ``"extraction"`` (its features could not be computed). Empty
+    when every file was used.
+    """
+    rows = []
+    for d in datas:
+        ds = d.info.get("dataset") if isinstance(d.info.get("dataset"), dict) else {}
+        for f, why in ds.get("unreadable") or []:
+            rows.append({"run": d.id, "file": str(f), "stage": "scan", "reason": str(why)})
+        for f, why in d.info.get("failures") or []:
+            rows.append({"run": d.id, "file": str(f), "stage": "extraction", "reason": str(why)})
+    return pd.DataFrame(rows, columns=["run", "file", "stage", "reason"])
+
+
 @dataclass
 class RunData:
     """What the comparison needs from one complete run (no model).

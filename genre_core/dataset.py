@@ -229,12 +229,18 @@ class Dataset:
             "labels": list(self.labels),
             "counts": self.counts(),
             "n_unreadable": len(self.unreadable),
+            # which files and why (capped: a run record stays small)
+            "unreadable": [[str(f), str(why)] for f, why in self.unreadable[:MAX_RECORDED_FAILURES]],
             "n_duplicate_groups": len(self.duplicates),
             "fingerprint": self.fingerprint,
         }
 
 
 # --------------------------------------------------------------------- helpers
+
+#: At most this many unreadable files (with their reasons) are written into a run's record.
+MAX_RECORDED_FAILURES = 1000
+
 
 
 def track_id_for(label: str, relative: "str | Path") -> str:

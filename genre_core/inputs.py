@@ -452,7 +452,12 @@ def _to_entry(X, starts, ends, info) -> dict[str, np.ndarray]:
     return {"X": X, "starts": starts, "ends": ends, "info": np.array(json.dumps(info, sort_keys=True))}
 
 
-def _from_entry(track_id: str, entry: Mapping[str, np.ndarray]) -> TrackInput | None:
+def _from_entry(track_id: str, entry: Mapping[str, np.ndarray], spec: InputSpec | None = None) -> TrackInput | None:
+    """The cached input, or ``None`` when the entry is damaged (then it is recomputed and replaced).
+
+    Damaged: missing arrays, unreadable info, non-finite values, no windows, or
+    a shape that does not fit ``spec`` (feature width, spectrogram axes).
+    """
     try:
         X = np.asarray(entry["X"], dtype=np.float32)
         starts = np.asarray(entry["starts"], dtype=np.float64)
@@ -460,9 +465,24 @@ def _from_entry(track_id: str, entry: Mapping[str, np.ndarray]) -> TrackInput | 
         info = json.loads(str(entry["info"])) if "info" in entry else {}
     except (KeyError, ValueError, TypeError):
         return None
-    if X.ndim < 2 or starts.shape != (X.shape[0],) or ends.shape != (X.shape[0],):
+    if X.ndim < 2 or X.shape[0] == 0 or starts.shape != (X.shape[0],) or ends.shape != (X.shape[0],):
         return None
-    return TrackInput(track_id, X, starts, ends, info)
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(starts)) and np.all(np.isfinite(ends))):
+        return None
+    if spec is not None:
+        if spec.kind == "logmel" and X.ndim != 3:
+            return None
+        if spec.kind == "features" and (X.ndim != 2 or X.shape[1] != _feature_width(spec)):
+            return None
+    return TrackInput(track_id, X, starts, ends, info if isinstance(info, dict) else {})
+
+
+def _feature_width(spec: InputSpec) -> int:
+    """Number of columns the spec's feature set produces (-1 if it cannot say)."""
+    try:
+        return len(_feature_set_for(spec.feature_set, json.dumps(spec.params, sort_keys=True)).columns)
+    except Exception:  # noqa: BLE001 - an unknown set fails later with its own message
+        return -1
 
 
 def compute_dataset_inputs(
@@ -567,7 +587,7 @@ def compute_dataset_inputs(
         got: dict[int, TrackInput] = {}
         for k in copies_wanted:
             entry = cache.get(keys[t.track_id][k])
-            ti = _from_entry(_copy_id(t.track_id, k), entry) if entry is not None else None
+            ti = _from_entry(_copy_id(t.track_id, k), entry, spec) if entry is not None else None
             if ti is not None:
                 got[k] = ti
         results[t.track_id] = got

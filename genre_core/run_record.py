@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from .errors import RunError
 
-__all__ = ["check_history", "check_run_record"]
+__all__ = ["check_history", "check_model_manifest", "check_run_record"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _STATUSES = ("running", "complete", "failed", "cancelled", "crashed", "invalid")
@@ -110,7 +110,8 @@ def check_run_record(info: Any, where: str, *, run_format: int = 1) -> dict:
     seed = info.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise _bad(where, "seed", "an integer", seed)
-    _opt(info, "input_spec", where, (dict,), "an object")
+    if _opt(info, "input_spec", where, (dict,), "an object"):
+        _check_input_spec(info["input_spec"], f"{where}: field 'input_spec'")
     for key in ("size_bytes", "model_size_bytes"):
         v = info.get(key)
         if v is not None and (not _is_number(v) or v < 0):
@@ -119,6 +120,9 @@ def check_run_record(info: Any, where: str, *, run_format: int = 1) -> dict:
         if v is not None and not _is_number(v):
             raise _bad(where, f"timings.{key}", "a number of seconds", v)
     _check_metrics(info.get("metrics"), where)
+    _check_pairs(info.get("failures"), where, "failures")
+    if isinstance(info.get("dataset"), dict):
+        _check_pairs(info["dataset"].get("unreadable"), where, "dataset.unreadable")
     members = info.get("members")
     if members is not None or backend == "voting":
         if not isinstance(members, list) or (status == "complete" and not members):
@@ -133,6 +137,25 @@ def check_run_record(info: Any, where: str, *, run_format: int = 1) -> dict:
             if d is not None and (not isinstance(d, str) or not _HEX64.match(d)):
                 raise _bad(where, f"members[{i}].run_json_sha256", "a SHA-256", d)
     return info
+
+
+def _check_pairs(value: Any, where: str, field: str) -> None:
+    """A list of ``[file or track, reason]`` pairs (or absent)."""
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(
+            isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v) for v in value):
+        raise _bad(where, field, "a list of [file, reason] pairs", value)
+
+
+def _check_input_spec(d: dict, where: str) -> None:
+    from .errors import GenreLabError
+    from .inputs import InputSpec
+
+    try:
+        InputSpec.from_dict(d)
+    except GenreLabError as err:
+        raise RunError(f"{where}: {err}") from None
 
 
 def _check_metrics(metrics: Any, where: str) -> None:
@@ -166,3 +189,39 @@ def check_history(history: Any, where: str) -> list[dict]:
             if v is not None and not isinstance(v, (int, float, str)):
                 raise _bad(where, f"[{i}].{k}", "a number", v)
     return history
+
+
+def check_model_manifest(m: Any, where: str) -> dict:
+    """Return ``model.json`` if its fields have the types :meth:`GenreModel.load` relies on, else raise.
+
+    ``format`` / ``backend`` are checked by the loader itself; here: ``params``,
+    ``input_spec``, ``state`` (objects), ``classes`` (two or more distinct
+    names), ``input_shape`` (one to four sizes from 1 to 1,000,000),
+    ``history`` (see :func:`check_history`), ``best_epoch`` and ``fit_time_s``.
+    """
+    if not isinstance(m, dict):
+        raise RunError(f"{where}: not a genre-lab model manifest (expected a JSON object).")
+    for key in ("params", "input_spec"):
+        if not isinstance(m.get(key), dict):
+            raise _bad(where, key, "an object", m.get(key))
+    _opt(m, "state", where, (dict,), "an object")
+    classes = m.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(
+            isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes):
+        raise _bad(where, "classes", "a list of at least two genre names", classes)
+    shape = m.get("input_shape")
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 4 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 1_000_000 for s in shape):
+        raise _bad(where, "input_shape", "one to four sizes from 1 to 1000000", shape)
+    if m.get("history") is not None:
+        check_history(m["history"], f"{where} (field 'history')")
+    best = m.get("best_epoch")
+    if best is not None and (isinstance(best, bool) or not isinstance(best, int) or best < 0):
+        raise _bad(where, "best_epoch", "an epoch number", best)
+    t = m.get("fit_time_s")
+    if t is not None and not _is_number(t):
+        raise _bad(where, "fit_time_s", "a number of seconds", t)
+    arts = m.get("artifacts")
+    if arts is not None and (not isinstance(arts, list) or not all(isinstance(a, str) for a in arts)):
+        raise _bad(where, "artifacts", "a list of file names", arts)
+    return m

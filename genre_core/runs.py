@@ -81,7 +81,6 @@ import math
 import os
 import re
 import socket
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +90,7 @@ import numpy as np
 
 from . import config
 from .errors import GenreLabError, RunError, TrainingCancelled
+from .jsonio import read_json
 from .run_record import check_history, check_run_record
 
 #: ``run.json`` schema version written by this genre-lab.
@@ -110,8 +110,6 @@ STATUSES = ("running", "complete", "failed", "cancelled", "crashed", "invalid")
 IGNORED_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 #: A tmp folder written on another host counts as crashed after this long without updates.
 STALE_AFTER_S = 3600.0
-#: Largest JSON file of a run folder genre-lab reads.
-MAX_JSON_BYTES = 64 * 1024 * 1024
 #: Files a run folder holds by its layout (besides the manifest's and ``model/``).
 LAYOUT_FILES = frozenset({RUN_FILE, STATUS_FILE, TRACKS_FILE, SEGMENTS_FILE, HISTORY_FILE})
 
@@ -204,37 +202,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    """Parse a JSON file of a run folder, refusing anything but a small regular file.
-
-    A symlink, FIFO, device or folder in its place, a file over
-    :data:`MAX_JSON_BYTES`, invalid UTF-8 / JSON, absurd nesting or a number
-    with thousands of digits: each is a :class:`RunError` naming the file.
-    """
-    path = Path(path)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise RunError(f"{path}: the {what} is missing.") from None
-    except OSError as err:
-        raise RunError(f"{path}: the {what} cannot be read ({err.strerror or err}).") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise RunError(f"{path}: the {what} is a symbolic link; run files must be regular files.")
-    if not stat.S_ISREG(st.st_mode):
-        raise RunError(f"{path}: the {what} is not a regular file.")
-    if st.st_size > MAX_JSON_BYTES:
-        raise RunError(f"{path}: the {what} is {st.st_size} bytes, more than a run file can be "
-                       f"({MAX_JSON_BYTES} bytes).")
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            raw = f.read(MAX_JSON_BYTES + 1)
-        return json.loads(raw.decode("utf-8"))
-    except OSError as err:
-        raise RunError(f"{path}: the {what} cannot be read ({err.strerror or err}).") from None
-    except RecursionError:
-        raise RunError(f"{path}: the {what} is corrupt (nested too deeply).") from None
-    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, or an over-long number
-        raise RunError(f"{path}: the {what} is corrupt (not valid JSON: {err}).") from None
+    """See :func:`genre_core.jsonio.read_json` (only small regular files are read)."""
+    return read_json(path, what)
 
 
 def _pid_alive(pid: int) -> bool:

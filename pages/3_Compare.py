@@ -132,6 +132,15 @@ def settings_ui(datas: list[cmp.RunData]) -> None:
                "(highlighted).")
 
 
+def left_out_ui(datas: list[cmp.RunData]) -> None:
+    """Which files the selected runs could not use, and why (only when there are any)."""
+    frame = cmp.left_out_frame(datas)
+    if frame.empty:
+        return
+    with st.expander(f"Files left out of training ({len(frame)})", icon=":material/warning:"):
+        st.dataframe(frame, hide_index=True, width="stretch")
+
+
 def metrics_ui(datas: list[cmp.RunData], choices: list) -> pd.DataFrame:
     st.subheader("Metrics")
     by_id = {r.id: r for r in choices}
@@ -330,6 +339,7 @@ def main() -> None:
     if not datas:
         return
     settings_ui(datas)
+    left_out_ui(datas)
     metrics_ui(datas, choices)
     per_class_ui(datas)
     confusion_ui(datas, focus)

@@ -397,13 +397,18 @@ def _json_default(o: Any) -> Any:
 
 def read_json(path: Path, *, what: str = "file") -> Any:
     """Read JSON, turning a missing or unreadable file into :class:`RunError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"{path}: the model {what} is missing.")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunError(f"{path}: the model {what} is corrupt (not valid JSON: {err}).") from None
+    from ..jsonio import read_json as _read
+
+    return _read(path, f"model {what}")
+
+
+def require_finite(arrays: Iterable[tuple[str, Any]], path: Path, what: str = "weights") -> None:
+    """Refuse a model whose parameters hold NaN or infinity (:class:`RunError` naming the tensor)."""
+    for name, a in arrays:
+        arr = np.asarray(a)
+        if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+            raise RunError(f"{path}: the model {what} hold non-finite values (NaN or infinity) in {name}; "
+                           f"the run is damaged and refused.")
 
 
 def require_file(path: Path, what: str) -> Path:
@@ -872,8 +877,13 @@ class GenreModel:
         where = folder / MODEL_MANIFEST
         if not isinstance(m, dict) or m.get("format") != MODEL_FORMAT:
             raise RunError(f"{where}: not a genre-lab model manifest.")
-        if not isinstance(m.get("format_version"), int) or m["format_version"] > MODEL_FORMAT_VERSION:
-            raise RunError(f"{where}: model format version {m.get('format_version')!r} is newer than this genre-lab.")
+        fv = m.get("format_version")
+        if isinstance(fv, bool) or not isinstance(fv, int) or not 1 <= fv <= MODEL_FORMAT_VERSION:
+            raise RunError(f"{where}: field 'format_version' {str(fv)[:40]!r} is not a model format this "
+                           f"genre-lab reads (1 to {MODEL_FORMAT_VERSION}).")
+        from ..run_record import check_model_manifest
+
+        check_model_manifest(m, str(where))
         backend = m.get("backend")
         try:
             target = get_backend(backend) if isinstance(backend, str) else None
@@ -971,6 +981,6 @@ __all__ = [
     "ALIASES", "BestTracker", "EpochReporter", "GenreModel", "MODEL_MANIFEST", "Param", "StandardScaler",
     "as_windows", "balanced_class_weights", "check_cancel", "finite_or_none", "get_backend", "iter_batches",
     "library_versions", "list_backends", "load_model", "make_input_spec", "n_threads", "normalise_rows",
-    "read_json", "register_backend", "require_file", "seed_everything", "softmax", "training_weights",
+    "read_json", "register_backend", "require_file", "require_finite", "seed_everything", "softmax", "training_weights",
     "write_json",
 ]

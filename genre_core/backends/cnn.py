@@ -59,6 +59,7 @@ from .base import (
     normalise_rows,
     register_backend,
     require_file,
+    require_finite,
     seed_everything,
     training_weights,
 )
@@ -416,6 +417,8 @@ def load_keras(path: Path, *, input_shape: tuple, n_classes: int, what: str = "n
         msg = str(err).strip().splitlines()
         raise RunError(f"{path}: the {what} is corrupt or unsafe "
                        f"({type(err).__name__}: {msg[0][:200] if msg else ''}).") from None
+    require_finite(((w.path if hasattr(w, "path") else str(i), w.numpy())
+                    for i, w in enumerate(model.weights)), path)
     got_in = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
     got_out = model.output_shape[-1] if hasattr(model, "output_shape") else None
     if got_in != tuple(input_shape) or got_out != n_classes:

@@ -39,6 +39,7 @@ from .base import (
     n_threads,
     register_backend,
     require_file,
+    require_finite,
     seed_everything,
     softmax,
     training_weights,
@@ -266,6 +267,8 @@ class MLPModel(GenreModel):
                            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}).") from None
         if not isinstance(state_dict, dict):
             raise RunError(f"{path}: expected a state_dict of tensors, got {type(state_dict).__name__}.")
+        require_finite(((str(k), v.float().numpy()) for k, v in state_dict.items()
+                        if isinstance(v, torch.Tensor) and v.is_floating_point()), path)
         net = build_mlp(n_features, len(self.classes_), self.params["hidden"], self.params["dropout"])
         try:
             net.load_state_dict(state_dict, strict=True)

@@ -21,10 +21,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import RunError, TrainingCancelled
+from ..jsonio import read_json as read_json_file
 from .base import (
     EpochReporter,
     GenreModel,
@@ -183,11 +185,13 @@ class XGBModel(GenreModel):
     def _load_artifacts(self, folder: Path, state: dict) -> None:
         path = require_file(folder / "booster.json", "booster file (booster.json)")
         xgb = _xgb()
+        # xgboost's own parser is lenient and its predictor trusts the trees (a cycle crashes the
+        # process): read strictly and check every tree before xgboost sees the file
+        check_booster_json(read_json_file(path, "booster file"), path)
         try:
-            json.loads(path.read_text(encoding="utf-8"))  # xgboost's own parser is lenient; be strict first
             booster = xgb.Booster(params={"nthread": n_threads()})
             booster.load_model(str(path))
-        except (UnicodeDecodeError, json.JSONDecodeError, xgb.core.XGBoostError) as err:
+        except xgb.core.XGBoostError as err:
             msg = str(err).strip().splitlines()
             raise RunError(f"{path}: the booster file is corrupt ({msg[0][:200] if msg else type(err).__name__}).") \
                 from None
@@ -207,3 +211,65 @@ class XGBModel(GenreModel):
                            f"{rounds} rounds.")
         self.best_iteration_ = best
         self._booster = booster
+
+
+def check_booster_json(doc: Any, path: Path) -> None:
+    """Check an xgboost JSON model before xgboost loads it; :class:`RunError` naming the tree otherwise.
+
+    Every tree must be a finite, acyclic binary tree: child indices within
+    the tree (``-1`` for a leaf, both or neither), each node reached once from
+    the root, split features below the model's feature count, finite split
+    values and leaf weights. (That the counts match the manifest's
+    ``n_features`` / ``n_classes`` is checked once xgboost has parsed the file,
+    before anything is predicted.)
+    """
+    def bad(why: str) -> RunError:
+        return RunError(f"{path}: the booster file is damaged ({why}); the run is refused.")
+
+    try:
+        learner = doc["learner"]
+        mparam = learner["learner_model_param"]
+        model = learner["gradient_booster"]["model"]
+        trees = model["trees"]
+        tree_info = model["tree_info"]
+        num_class = int(mparam.get("num_class", "0"))
+        num_feature = int(mparam.get("num_feature", "0"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise bad(f"missing or malformed field {err}") from None
+    if not isinstance(trees, list) or not isinstance(tree_info, list) or len(tree_info) != len(trees):
+        raise bad("the tree list and tree_info disagree")
+    if not 0 <= num_class <= 100_000 or not 0 < num_feature <= 10_000_000:
+        raise bad(f"{num_class} classes and {num_feature} features are not plausible")
+    for t, (tree, group) in enumerate(zip(trees, tree_info)):
+        if not isinstance(group, int) or not 0 <= group < max(num_class, 1):
+            raise bad(f"tree {t} belongs to class {group!r}")
+        try:
+            left = np.asarray(tree["left_children"], dtype=np.int64)
+            right = np.asarray(tree["right_children"], dtype=np.int64)
+            feat = np.asarray(tree["split_indices"], dtype=np.int64)
+            cond = np.asarray(tree["split_conditions"], dtype=np.float64)
+            weights = np.asarray(tree["base_weights"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
+            raise bad(f"tree {t}: malformed arrays ({err})") from None
+        n = len(left)
+        if n == 0 or not (len(right) == len(feat) == len(cond) == n) or len(weights) < n \
+                or left.ndim != 1 or right.ndim != 1:
+            raise bad(f"tree {t}: node arrays of different lengths")
+        seen = np.zeros(n, dtype=bool)
+        stack = [0]
+        while stack:  # walk from the root: every reachable node in range, reached once
+            i = stack.pop()
+            if seen[i]:
+                raise bad(f"tree {t}: node {i} is reached twice (a cycle)")
+            seen[i] = True
+            lo, hi = int(left[i]), int(right[i])
+            if lo == -1 and hi == -1:
+                continue
+            if not (0 < lo < n and 0 < hi < n):
+                raise bad(f"tree {t}: node {i} has a child out of range or only one child")
+            if not 0 <= int(feat[i]) < max(num_feature, 1):
+                raise bad(f"tree {t}: node {i} splits on a feature the model does not have")
+            stack.append(lo)
+            stack.append(hi)
+        if not (np.all(np.isfinite(cond[seen])) and np.all(np.isfinite(weights[:n][seen]))):
+            raise bad(f"tree {t}: non-finite split values or leaf weights")
