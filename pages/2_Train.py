@@ -297,6 +297,7 @@ def launch_ui(cfg: dict, problems: list[str]) -> None:
     for p in problems:
         st.error(p, icon=":material/error:")
     running = [j for j in jobs.list_jobs() if j["state"] in jobs.ACTIVE_STATES]
+    st.caption(f"Engine: {__import__('genre_core.engine').engine.describe_configured()} (GENRE_DASK sets it).")
     label = "Start training" if not running else f"Queue training (after {len(running)} job(s))"
     if st.button(label, type="primary", icon=":material/play_arrow:", disabled=bool(problems), key="train_start"):
         try:

@@ -61,6 +61,24 @@ def cis_cached(path: str, mtime_ns: int) -> dict:
 # --------------------------------------------------------------------------- UI pieces
 
 
+def sweeps_ui() -> None:
+    """Sweeps: each configuration's mean ± std across seeds and folds, the best marked (only when there are any)."""
+    from genre_core import sweep as sw
+
+    sweeps = sw.list_sweeps()
+    if not sweeps:
+        return
+    with st.expander(f"Sweeps ({len(sweeps)})", icon=":material/grid_view:"):
+        names = [s["name"] for s in sweeps]
+        rec = sweeps[names.index(st.selectbox("Sweep", names, key="cmp_sweep"))]
+        split = rec.get("split") or {}
+        st.caption(f"{rec.get('backend')} on {(rec.get('dataset') or {}).get('name')}, split {split.get('protocol')} "
+                   f"({split.get('group')} groups), seeds {rec.get('seeds')}, {len(rec['tasks'])} runs "
+                   f"({rec.get('status')}) on {rec.get('engine')}. Mean ± sample std across seeds and folds; "
+                   f"best = highest mean {rec.get('metric')}.")
+        st.dataframe(sw.sweep_frame(rec).drop(columns=["mean", "std"]), hide_index=True, width="stretch")
+
+
 def intro_ui() -> None:
     st.title("Compare runs")
     st.caption(
@@ -326,6 +344,7 @@ def curves_ui(datas: list[cmp.RunData]) -> None:
 def main() -> None:
     setup_page("Compare", ":material/leaderboard:")
     intro_ui()
+    sweeps_ui()
     choices = complete_runs(list_runs_safe())
     if not choices:
         no_runs_ui()
