@@ -17,6 +17,9 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from genre_core import config  # noqa: E402
+from genre_core.errors import GenreLabError  # noqa: E402
+from genre_core.leaderboard import leaderboard_groups  # noqa: E402
+from genre_core.runs import delete_run, rename_run  # noqa: E402
 from pages.components.common import (  # noqa: E402
     discover_datasets,
     flagged_runs_frame,
@@ -27,6 +30,7 @@ from pages.components.common import (  # noqa: E402
     page_links,
     run_page,
     setup_page,
+    show_error,
 )
 
 TRAIN_COMMAND = "python -m genre_core train data/features_30_sec.csv --model mlp"
@@ -72,56 +76,75 @@ def no_runs_ui(runs: list) -> None:
     )
 
 
+def _na(value, fmt) -> str:
+    return "n/a" if value is None or pd.isna(value) else fmt(value)
+
+
+def filter_ui() -> str:
+    """A text filter over run names, backends and data (returns the lower-cased text)."""
+    return st.text_input("Filter runs", placeholder="part of a name, backend or dataset", key="home_filter",
+                         label_visibility="collapsed").strip().lower()
+
+
+def _matches(row: pd.Series, text: str) -> bool:
+    return not text or any(text in str(row.get(c, "")).lower() for c in ("run", "backend", "data", "split"))
+
+
 def leaderboard_ui(runs: list) -> None:
     st.subheader("Leaderboard")
     board = leaderboard_frame(runs)
     if board.empty:
         no_runs_ui(runs)
         return
-    board = board.copy()
-    board["95% CI"] = [
-        "" if pd.isna(lo) or pd.isna(hi) else f"{lo:.0%} – {hi:.0%}"
-        for lo, hi in zip(board["95% CI low"], board["95% CI high"])
-    ]
-    board["training"] = [fmt_seconds(s) if pd.notna(s) else "" for s in board["training time (s)"]]
-    board["split"] = [
-        f"{s}" + (f" (on {e})" if isinstance(e, str) and e not in ("test",) else "")
-        for s, e in zip(board["split"], board["evaluated on"])
-    ]
-    for col in ("track acc.", "balanced acc.", "segment acc."):
-        board[col] = 100.0 * board[col]
-    st.dataframe(
-        board,
-        hide_index=True,
-        column_order=["run", "backend", "data", "split", "tracks", "track acc.", "95% CI", "balanced acc.",
-                      "segment acc.", "training", "size (MB)"],
-        column_config={
-            "run": st.column_config.TextColumn("run", help="shipped/… came with genre-lab; user/… you trained."),
-            "backend": st.column_config.TextColumn("backend", width="small"),
-            "data": st.column_config.TextColumn("data", help="What the run was trained and tested on."),
-            "split": st.column_config.TextColumn(
-                "split", width="medium", help="track: random split by track; artist: artists kept on one side; ff: GTZAN "
-                                       "fault-filtered lists; kfold: k-fold by track (pooled out-of-fold)."),
-            "tracks": st.column_config.NumberColumn("tracks", format="%d", width="small",
-                                                    help="Held-out tracks the figures are computed on."),
-            "track acc.": st.column_config.ProgressColumn(
-                "track accuracy", help="Share of held-out tracks classified right (mean of segment probabilities).",
-                format="%.1f%%", min_value=0.0, max_value=100.0),
-            "95% CI": st.column_config.TextColumn("95% CI", width="small",
-                                                  help="Wilson interval of the track accuracy."),
-            "balanced acc.": st.column_config.NumberColumn("balanced", format="%.1f%%", width="small",
-                                                           help="Balanced accuracy: mean per-genre recall."),
-            "segment acc.": st.column_config.NumberColumn("segments", format="%.1f%%", width="small",
-                                                          help="Segment accuracy: share of held-out segments "
-                                                               "classified right."),
-            "training": st.column_config.TextColumn("training", width="small", help="Training time."),
-            "size (MB)": st.column_config.NumberColumn("size", format="%.1f MB", width="small"),
-        },
-    )
+    text = filter_ui()
+    board = board[[_matches(row, text) for _, row in board.iterrows()]]
+    if board.empty:
+        st.caption("No run matches the filter.")
+        return
     st.caption(
-        "Figures are on each run's own held-out tracks: compare runs only on the same data and split. "
-        "A wide confidence interval means few test tracks. Drill into any run on the Compare page."
+        "Runs are grouped by the data and protocol they were evaluated on: compare figures only within a group. "
+        "Within a group the best run comes first. A wide confidence interval means few test tracks; drill into "
+        "any run on the Compare page."
     )
+    for label, rows in leaderboard_groups(board):
+        st.markdown(f"**{label}**")
+        table = pd.DataFrame({
+            "run": rows["run"],
+            "backend": rows["backend"],
+            "tracks": rows["tracks"],
+            "track acc.": 100.0 * rows["track acc."],
+            "95% CI": [_na(lo, lambda _: f"{lo:.0%}–{hi:.0%}") if pd.notna(hi) else "n/a"
+                       for lo, hi in zip(rows["95% CI low"], rows["95% CI high"])],
+            "balanced": [_na(v, lambda x: f"{100 * x:.1f}%") for v in rows["balanced acc."]],
+            "segments": [_na(v, lambda x: f"{100 * x:.1f}%") for v in rows["segment acc."]],
+            "training": [_na(v, fmt_seconds) for v in rows["training time (s)"]],
+            "size": [_na(v, lambda x: f"{x:.1f} MB") for v in rows["size (MB)"]],
+        })
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "run": st.column_config.TextColumn("run", help="shipped/… came with genre-lab; user/… you trained."),
+                "backend": st.column_config.TextColumn("backend", width="small"),
+                "tracks": st.column_config.NumberColumn("tracks", format="%d", width="small",
+                                                        help="Held-out tracks the figures are computed on."),
+                "track acc.": st.column_config.ProgressColumn(
+                    "track accuracy", help="Share of held-out tracks classified right.",
+                    format="%.1f%%", min_value=0.0, max_value=100.0, width="medium"),
+                "95% CI": st.column_config.TextColumn("95% CI", width="small",
+                                                      help="Wilson interval of the track accuracy."),
+                "balanced": st.column_config.TextColumn("balanced", width="small",
+                                                        help="Balanced accuracy: mean per-genre recall."),
+                "segments": st.column_config.TextColumn("segments", width="small",
+                                                        help="Segment accuracy (n/a for a voting run, which "
+                                                             "combines its members' track verdicts)."),
+                "training": st.column_config.TextColumn("training", width="small",
+                                                        help="Training time (n/a for a voting run)."),
+                "size": st.column_config.TextColumn("size", width="small",
+                                                    help="On disk; a voting run counts its members."),
+            },
+        )
 
 
 def flagged_ui(runs: list) -> None:
@@ -131,11 +154,45 @@ def flagged_ui(runs: list) -> None:
     st.subheader("Runs needing attention")
     st.warning(
         f"{len(flagged)} run folder(s) cannot be used for predictions: they are listed here with the reason. "
-        "Delete them on the Train page, or train again.",
+        "Remove them under **Manage runs** below, or train again.",
         icon=":material/warning:",
     )
     st.dataframe(flagged, hide_index=True,
                  column_config={"error": st.column_config.TextColumn("error", width="large")})
+
+
+def manage_runs_ui(runs: list) -> None:
+    """Delete (with confirmation) or rename one of the user's own runs."""
+    mine = [r for r in runs if r.location == "user" and r.status != "running"]
+    with st.expander(f"Manage runs ({len(mine)} of your own)", icon=":material/folder_managed:"):
+        if not mine:
+            st.caption("Runs you train appear here; shipped runs cannot be changed from the app.")
+            return
+        labels = {r.id: f"{r.id} · {r.status}" + (f" · {r.backend}" if r.backend else "") for r in mine}
+        rid = st.selectbox("Run", list(labels), format_func=labels.get, key="manage_run")
+        run = next(r for r in mine if r.id == rid)
+        c1, c2 = st.columns(2)
+        with c1:
+            new = st.text_input("New name", value=run.name, key="manage_new_name")
+            if st.button("Rename", icon=":material/edit:", key="manage_rename",
+                         disabled=run.status not in ("complete", "failed", "cancelled") or new.strip() == run.name):
+                _act(lambda: rename_run(run, new), f"Renamed {run.id} to user/{new.strip()}.")
+        with c2:
+            sure = st.checkbox(f"Yes, delete {run.id}", key="manage_confirm",
+                               help="Removes the files genre-lab wrote in this run's folder; anything else "
+                                    "found there is left in place and reported.")
+            if st.button("Delete", icon=":material/delete:", type="primary", disabled=not sure, key="manage_delete"):
+                _act(lambda: delete_run(run), f"Deleted {run.id}.")
+
+
+def _act(action, done: str) -> None:
+    try:
+        action()
+    except GenreLabError as err:
+        show_error(err, context="Not done")
+        return
+    st.session_state["home_notice"] = done
+    st.rerun()
 
 
 def datasets_ui(datasets: list[dict]) -> None:
@@ -165,8 +222,12 @@ def main() -> None:
     datasets = _datasets(str(config.data_dir()), str(config.models_dir()))
     overview_ui(datasets, runs)
     navigation_ui()
+    notice = st.session_state.pop("home_notice", None)
+    if notice:
+        st.success(notice, icon=":material/check_circle:")
     leaderboard_ui(runs)
     flagged_ui(runs)
+    manage_runs_ui(runs)
     datasets_ui(datasets)
     with st.expander("Where data and models live", icon=":material/folder:"):
         location_settings_ui()

@@ -132,6 +132,7 @@ __all__ = [
     "load_run",
     "load_runs",
     "new_run_name",
+    "rename_run",
     "resolve_out",
     "resolve_run",
     "run_record_of",
@@ -1051,6 +1052,35 @@ def delete_run(ref: str | os.PathLike | Run, *, allow_shipped: bool = False) -> 
                        f"write, which were left in place: {', '.join(left[:5])}"
                        f"{'...' if len(left) > 5 else ''}.")
     return path
+
+
+def rename_run(ref: str | os.PathLike | Run, new_name: str) -> Path:
+    """Rename a user run folder (complete, failed or cancelled); returns the new folder.
+
+    Only a provable genre-lab run is renamed, only to a free, valid name in
+    the same place. ``run.json`` is left untouched (its checksums stay valid);
+    voting runs that name the old id will report the member as missing.
+
+    Raises
+    ------
+    RunError
+        Shipped, running or unknown runs, a folder that is not a genre-lab run,
+        an invalid or taken name.
+    """
+    path = resolve_run(ref) if not isinstance(ref, Run) else Path(ref.path)
+    loc, run_id = _location_of(path)
+    new_name = check_run_name(str(new_name).strip())
+    if loc == "shipped":
+        raise RunError(f"Run {run_id} is shipped with genre-lab and cannot be renamed from here.")
+    if _TMP_RE.match(path.name):
+        raise RunError(f"Run {run_id} is still training or crashed; only finished runs can be renamed.")
+    if run_record_of(path) is None:
+        raise RunError(f"{path} is not a genre-lab run (no valid run.json); it is left as it is.")
+    target = path.parent / new_name
+    if target.exists() or target.is_symlink() or _tmp_folders(path.parent, new_name):
+        raise RunError(f"A run or folder named {new_name!r} already exists in {path.parent}; choose another name.")
+    os.rename(path, target)
+    return target
 
 
 # --------------------------------------------------------------------------- loading

@@ -7,6 +7,7 @@ import pytest
 from app_fixtures import (  # noqa: F401 - fixtures
     COMPLETE_RUNS,
     CRASHED_RUN,
+    VOTE_SYNTH,
     FAILED_RUN,
     REPO_ROOT,
     app_env,
@@ -56,13 +57,21 @@ def test_home_lists_runs_leaderboard_and_flags(app_env):
     assert not at.error
     assert _metric(at, "Trained runs ready") == str(len(COMPLETE_RUNS))
     assert _metric(at, "Runs needing attention") == "2"
-    board = next(df for df in _frames(at) if "track acc." in df.columns)
-    assert set(board["run"]) == set(COMPLETE_RUNS)
-    for col in ("backend", "data", "split", "track acc.", "95% CI", "balanced acc.", "segment acc.", "training",
-                "size (MB)"):
-        assert col in board.columns, col
-    assert board["track acc."].between(0, 100).all()  # shown in percent
-    assert all("–" in ci for ci in board["95% CI"])
+    # one table per group of comparable runs (same data and protocol), best first within each
+    boards = [df for df in _frames(at) if "track acc." in df.columns]
+    assert len(boards) >= 2
+    assert set().union(*(set(b["run"]) for b in boards)) == set(COMPLETE_RUNS)
+    for board in boards:
+        for col in ("backend", "tracks", "track acc.", "95% CI", "balanced", "segments", "training", "size"):
+            assert col in board.columns, col
+        assert board["track acc."].between(0, 100).all()  # shown in percent
+        assert list(board["track acc."]) == sorted(board["track acc."], reverse=True)
+        assert all("–" in ci for ci in board["95% CI"])
+        assert "None" not in " ".join(map(str, board.to_numpy().ravel()))
+    vote = next(b for b in boards if VOTE_SYNTH in set(b["run"])).set_index("run").loc[VOTE_SYNTH]
+    assert vote["segments"] == "n/a" and vote["training"] == "n/a" and vote["size"].endswith("MB")
+    headers = " ".join(texts(at.markdown))
+    assert "·" in headers and "run" in headers
     flagged = next(df for df in _frames(at) if "what it means" in df.columns)
     status = dict(zip(flagged["run"], flagged["status"]))
     assert status == {FAILED_RUN: "failed", CRASHED_RUN: "crashed"}
@@ -136,5 +145,40 @@ def test_home_with_the_repo_shipped_runs(monkeypatch):
     at = new_app(HOME)
     at.run()
     assert not at.exception
-    board = next(df for df in _frames(at) if "track acc." in df.columns)
-    assert set(shipped) <= set(board["run"])
+    listed = set().union(*(set(df["run"]) for df in _frames(at) if "track acc." in df.columns))
+    assert set(shipped) <= listed
+
+
+def test_manage_runs_rename_and_delete_with_confirmation(app_models, tmp_path, monkeypatch, tmp_path_factory):
+    import shutil
+
+    from app_fixtures import allow_test_folders
+
+    root = tmp_path / "models"
+    shutil.copytree(app_models, root, symlinks=True)
+    monkeypatch.setenv("GENRE_MODELS_DIR", str(root))
+    allow_test_folders(monkeypatch, tmp_path_factory)
+    (root / "user" / "broken-failed" / "my-notes.txt").write_text("keep me")
+    at = new_app(HOME)
+    at.run()
+    at.selectbox(key="manage_run").set_value(FAILED_RUN).run()
+    delete = at.button(key="manage_delete")
+    assert delete.disabled  # nothing happens without the confirmation
+    at.checkbox(key="manage_confirm").check().run()
+    at.button(key="manage_delete").click().run()
+    assert not at.exception
+    # the failed run's files are gone; the user's note stays and is reported
+    assert (root / "user" / "broken-failed" / "my-notes.txt").read_text() == "keep me"
+    assert not (root / "user" / "broken-failed" / "run.json").exists()
+    assert any("did not write" in e for e in texts(at.error))
+    # rename a complete user run
+    at = new_app(HOME)
+    at.run()
+    at.selectbox(key="manage_run").set_value("user/xgb-synth").run()
+    at.text_input(key="manage_new_name").set_value("xgb-renamed").run()
+    at.button(key="manage_rename").click().run()
+    assert not at.exception
+    assert (root / "user" / "xgb-renamed" / "run.json").is_file()
+    assert any("Renamed" in s for s in texts(at.success))
+    listed = set().union(*(set(df["run"]) for df in _frames(at) if "track acc." in df.columns))
+    assert "user/xgb-renamed" in listed

@@ -44,6 +44,7 @@ if str(REPO_ROOT) not in sys.path:  # pragma: no cover - streamlit run Home.py a
     sys.path.insert(0, str(REPO_ROOT))
 
 from genre_core import config  # noqa: E402
+from genre_core.leaderboard import flagged_runs_frame, headline, leaderboard_frame  # noqa: E402,F401
 from genre_core.errors import AudioError, DatasetError, GenreLabError, RunError, TrainingCancelled  # noqa: E402
 
 APP_NAME = "genre-lab"
@@ -305,36 +306,6 @@ def load_run_cached(run_or_ref):
     return _load_run_resource(path, mtime)
 
 
-_HEADLINE_KEYS = ("id", "name", "location", "status", "backend", "dataset", "split", "evaluated_on", "n_tracks",
-                  "track_accuracy", "track_accuracy_ci", "balanced_accuracy", "macro_f1", "segment_accuracy",
-                  "size_bytes", "created", "error", "stage")
-
-
-def headline(run) -> dict:
-    """``run.headline()``, tolerant of odd ``run.json`` contents (a listing must never crash).
-
-    A failed run whose record holds the dataset as a plain string (as written
-    when training fails early) and hand-edited records are shown with what can
-    be read.
-    """
-    import dataclasses
-
-    info = run.info if isinstance(run.info, dict) else {}
-    fixed = dict(info)
-    for key in ("dataset", "split"):
-        if key in fixed and not isinstance(fixed[key], dict):
-            fixed[key] = {"name" if key == "dataset" else "protocol": str(fixed[key])}
-    if not isinstance(fixed.get("metrics"), (dict, type(None))):
-        fixed["metrics"] = {}
-    try:
-        return run.headline() if fixed == info else dataclasses.replace(run, info=fixed).headline()
-    except Exception as err:  # noqa: BLE001 - show what we can
-        h = dict.fromkeys(_HEADLINE_KEYS)
-        h.update({"id": run.id, "name": run.name, "location": run.location, "status": run.status,
-                  "error": f"unreadable run record ({type(err).__name__}: {err})"})
-        return h
-
-
 def run_label(run) -> str:
     """``shipped/mlp-gtzan · mlp on features_30_sec.csv · 71% track acc.``"""
     h = headline(run)
@@ -375,74 +346,6 @@ def fmt_clock(s: float) -> str:
     """``m:ss.s`` for positions in a track."""
     s = max(0.0, float(s))
     return f"{int(s // 60)}:{s % 60:04.1f}"
-
-
-def leaderboard_frame(runs: Iterable) -> pd.DataFrame:
-    """One row per complete run: the figures from ``Run.headline()`` and ``run.json``.
-
-    Columns: ``run, where, backend, data, split, evaluated on, tracks, track acc.,
-    95% CI low, 95% CI high, balanced acc., segment acc., training time (s), size (MB), created``.
-    Sorted by data, then track accuracy (best first). Accuracies are fractions.
-    """
-    rows = []
-    for r in runs:
-        if r.status != "complete":
-            continue
-        h = headline(r)
-        ci = h.get("track_accuracy_ci") or [None, None]
-        timings = r.info.get("timings") or {}
-        size = h.get("size_bytes")
-        rows.append({
-            "run": r.id,
-            "where": r.location,
-            "backend": h.get("backend"),
-            "data": h.get("dataset"),
-            "split": h.get("split"),
-            "evaluated on": h.get("evaluated_on"),
-            "tracks": h.get("n_tracks"),
-            "track acc.": h.get("track_accuracy"),
-            "95% CI low": ci[0] if len(ci) > 0 else None,
-            "95% CI high": ci[1] if len(ci) > 1 else None,
-            "balanced acc.": h.get("balanced_accuracy"),
-            "segment acc.": h.get("segment_accuracy"),
-            "training time (s)": timings.get("training_s"),
-            "size (MB)": None if size is None else size / 1e6,
-            "created": h.get("created"),
-        })
-    cols = ["run", "where", "backend", "data", "split", "evaluated on", "tracks", "track acc.", "95% CI low",
-            "95% CI high", "balanced acc.", "segment acc.", "training time (s)", "size (MB)", "created"]
-    df = pd.DataFrame(rows, columns=cols)
-    if len(df):
-        df = df.sort_values(["data", "track acc."], ascending=[True, False], na_position="last", kind="stable")
-    return df.reset_index(drop=True)
-
-
-def flagged_runs_frame(runs: Iterable) -> pd.DataFrame:
-    """Runs that cannot be used (failed, cancelled, crashed, invalid) or are still training."""
-    rows = []
-    for r in runs:
-        if r.status == "complete":
-            continue
-        h = headline(r)
-        what = {
-            "running": "still training",
-            "crashed": "the training process died; delete it or train again",
-            "failed": "training failed",
-            "cancelled": "training was stopped",
-            "invalid": "the folder is not a readable run",
-        }.get(r.status, r.status)
-        rows.append({
-            "run": r.id,
-            "status": r.status,
-            "what it means": what,
-            "backend": h.get("backend"),
-            "data": h.get("dataset"),
-            "stage": h.get("stage") or "",
-            "error": h.get("error") or "",
-            "created": h.get("created"),
-        })
-    return pd.DataFrame(rows, columns=["run", "status", "what it means", "backend", "data", "stage", "error",
-                                       "created"])
 
 
 # --------------------------------------------------------------------------- datasets
