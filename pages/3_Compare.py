@@ -195,7 +195,7 @@ def per_class_ui(datas: list[cmp.RunData]) -> None:
     metric = st.radio("Figure", ["f1", "precision", "recall"], horizontal=True, key="compare_per_class",
                       format_func={"f1": "F1", "precision": "precision", "recall": "recall"}.get)
     frame = cmp.per_class_frame(datas, metric)
-    st.plotly_chart(charts.per_class_heatmap(frame, metric), key="per_class_chart")
+    st.plotly_chart(charts.per_class_heatmap(frame, metric), key="per_class_chart", theme=None)
     st.caption("Track level, on each run's test tracks. Blank cells are undefined: the genre has no test tracks "
                "in that run (recall, F1), the run never predicted it (precision), or the run does not know it.")
 
@@ -226,7 +226,7 @@ def confusion_ui(datas: list[cmp.RunData], focus: str | None) -> None:
     event = st.plotly_chart(
         charts.confusion_figure(labels, counts, normalised=normalised, selected=current,
                                 title=f"{rid} · {level} level"),
-        key=chart_key, on_select="rerun", selection_mode="points",
+        key=chart_key, on_select="rerun", selection_mode="points", theme=None,
     )
     empty_rows = [lab for lab, row in zip(labels, counts) if not row.sum()]
     if empty_rows:
@@ -319,7 +319,7 @@ def pair_ui(datas: list[cmp.RunData], focus: str | None) -> None:
     for n in notes:
         st.caption(n)
     st.plotly_chart(charts.difference_figure(labels, diff, normalised=normalised, name_a=a.id, name_b=b.id),
-                    key="pair_diff")
+                    key="pair_diff", theme=None)
     st.caption("Blue on the diagonal: B gets that genre right more often; blue off the diagonal: B makes that "
                "mistake more often.")
 

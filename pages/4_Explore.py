@@ -220,9 +220,9 @@ def track_ui(ds, spec: str, stamp: float) -> None:
     st.markdown("**Waveform**")
     st.plotly_chart(predict_charts.waveform_figure(audio.y, audio.sr), key="explore_wave")
     st.markdown("**Mel spectrogram**")
-    st.plotly_chart(predict_charts.melspectrogram_figure(audio.y, audio.sr), key="explore_mel")
+    st.plotly_chart(predict_charts.melspectrogram_figure(audio.y, audio.sr), key="explore_mel", theme=None)
     st.markdown("**Chroma** (energy per pitch class)")
-    st.plotly_chart(charts.chroma_figure(C, times), key="explore_chroma")
+    st.plotly_chart(charts.chroma_figure(C, times), key="explore_chroma", theme=None)
 
 
 def features_ui(ds, kind: str, spec: str, stamp: float):

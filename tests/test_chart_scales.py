@@ -1,0 +1,46 @@
+"""Colour scales: quiet is dark in every spectrogram, and heatmaps keep their own scale (issue 13)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+def _luminance(colour: str) -> float:
+    if colour.startswith("#"):
+        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    else:
+        r, g, b = (float(v) for v in re.findall(r"[\d.]+", colour)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255.0
+
+
+def test_mel_spectrogram_quiet_is_dark():
+    from pages.components.predict_charts import melspectrogram_figure
+
+    sr = 22050
+    t = np.arange(sr * 4) / sr
+    y = np.where(t < 2, 0.3 * np.sin(2 * np.pi * 440 * t), 1e-3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    heat = melspectrogram_figure(y, sr).data[0]
+    scale = heat.colorscale
+    assert _luminance(scale[0][1]) < 0.1 < 0.8 < _luminance(scale[-1][1])  # low dB -> dark, loud -> light
+    z = np.asarray(heat.z)
+    assert heat.zmin < heat.zmax and z.min() <= heat.zmin + 1e-6  # the quietest bins sit at the dark end
+
+
+def test_every_heatmap_is_drawn_without_streamlit_theme():
+    """Streamlit's chart theme swaps a heatmap's scale (quiet showed light pink): heatmaps use theme=None."""
+    heat_makers = ("melspectrogram_figure", "chroma_figure", "confusion_figure", "difference_figure",
+                   "per_class_heatmap", "timeline_figure")
+    for page in [REPO_ROOT / "Home.py", *sorted((REPO_ROOT / "pages").glob("*.py"))]:
+        text = page.read_text()
+        for call in re.finditer(r"st\.plotly_chart\((.*?)\)\s*$", text, flags=re.S | re.M):
+            body = call.group(1)
+            if any(m in body for m in heat_makers):
+                assert "theme=None" in body, f"{page.name}: {body[:80]}"
