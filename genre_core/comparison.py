@@ -245,10 +245,26 @@ def config_frame(runs: Sequence[RunData]) -> pd.DataFrame:
     return df
 
 
-def differing_rows(frame: pd.DataFrame) -> pd.Series:
-    """True for settings whose value is not the same in every run."""
+def differing_rows(frame: pd.DataFrame, groups: Mapping[str, Any] | None = None) -> pd.Series:
+    """True for settings whose value is not the same in every run.
+
+    With ``groups`` (run id -> group, e.g. its backend), a setting counts as
+    differing only when it differs *within* a group of two or more runs: runs
+    of different backends differ in almost every setting, which says nothing.
+    When no group has two runs, every run is compared with every other.
+    """
     if frame.shape[1] <= 1:
         return pd.Series(False, index=frame.index)
+    if groups:
+        members: dict[Any, list[str]] = {}
+        for col in frame.columns:
+            members.setdefault(groups.get(col), []).append(col)
+        multi = [cols for cols in members.values() if len(cols) > 1]
+        if multi:
+            out = pd.Series(False, index=frame.index)
+            for cols in multi:
+                out |= frame[cols].nunique(axis=1, dropna=False) > 1
+            return out
     return frame.nunique(axis=1, dropna=False) > 1
 
 
@@ -454,13 +470,15 @@ def per_class_frame(runs: Sequence[RunData], metric: str = "f1") -> pd.DataFrame
     return df
 
 
-def _cm_from_tables(data: RunData, level: str) -> np.ndarray:
+def _cm_from_tables(data: RunData, level: str, only: frozenset | None = None) -> np.ndarray:
     labels = data.labels
     index = {lab: i for i, lab in enumerate(labels)}
     table = data.tracks if level == "track" else data.segments
     cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
     if table is None or not len(table):
         return cm
+    if only is not None:
+        table = table[table["track_id"].astype(str).isin(only)]
     for t, p in zip(table["true"].astype(str), table["predicted"].astype(str)):
         if t in index and p in index:
             cm[index[t], index[p]] += 1
@@ -508,7 +526,9 @@ def difference_matrix(a: RunData, b: RunData, *, level: str = "track",
     """``B - A`` confusion matrix on the union of both label sets, plus notes on comparability.
 
     Positive diagonal cells: B gets that genre right more often; positive
-    off-diagonal cells: B makes that confusion more often.
+    off-diagonal cells: B makes that confusion more often. When the runs were
+    tested on different tracks, both matrices are rebuilt on the tracks they
+    share (all zeros, with a note, when they share none).
     """
     la, ca = confusion_counts(a, level)
     lb, cb = confusion_counts(b, level)
@@ -516,8 +536,18 @@ def difference_matrix(a: RunData, b: RunData, *, level: str = "track",
     notes = []
     if set(la) != set(lb):
         notes.append("The runs predict different genre sets; missing genres count as zero.")
-    if a.test_ids() != b.test_ids():
-        notes.append("The runs were tested on different tracks, so this difference is not directly comparable.")
+    ids_a, ids_b = a.test_ids(), b.test_ids()
+    if ids_a != ids_b:
+        shared = ids_a & ids_b
+        if level == "segment" and any(d.segments is None or not len(d.segments) for d in (a, b)):
+            shared = frozenset()
+        if not shared:
+            notes.append(f"The runs share no test track (A was tested on {len(ids_a)}, B on {len(ids_b)} other "
+                         "tracks): a difference would mix model quality with test-set difficulty, so none is shown.")
+            return labels, np.zeros((len(labels), len(labels))), notes
+        notes.append(f"Computed on the {len(shared)} test tracks both runs share (A was tested on {len(ids_a)}, "
+                     f"B on {len(ids_b)}).")
+        ca, cb = _cm_from_tables(a, level, shared), _cm_from_tables(b, level, shared)
 
     def embed(lab: list[str], cm: np.ndarray) -> np.ndarray:
         m = normalise_rows(cm) if normalised else np.asarray(cm, dtype=np.float64)

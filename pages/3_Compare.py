@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from genre_core import comparison as cmp  # noqa: E402
+from genre_core.backends import progress_unit  # noqa: E402
 from genre_core.errors import GenreLabError  # noqa: E402
 from pages.components import compare_charts as charts  # noqa: E402
 from pages.components.common import (  # noqa: E402
@@ -132,12 +133,14 @@ def load_ui(run_ids: list[str], choices: list) -> list[cmp.RunData]:
 def settings_ui(datas: list[cmp.RunData]) -> None:
     st.subheader("Settings")
     frame = cmp.config_frame(datas)
-    differs = cmp.differing_rows(frame)
-    only = st.toggle("Only settings that differ", value=len(datas) > 1 and bool(differs.any()),
-                     key="compare_only_diff")
+    differs = cmp.differing_rows(frame, groups={d.id: d.info.get("backend") for d in datas})
+    only = not st.toggle("Show all settings", value=False, key="compare_show_all",
+                         help="Off: only the settings that differ between runs of the same backend (runs of "
+                              "different backends differ in almost everything).")
     shown = frame[differs] if only else frame
     if shown.empty:
-        st.caption("All selected runs share every setting.")
+        st.caption("No setting differs between runs of the same backend; switch on *Show all settings* to see "
+                   "every one.")
         return
     marks = differs.reindex(shown.index)
 
@@ -146,8 +149,8 @@ def settings_ui(datas: list[cmp.RunData]) -> None:
 
     st.dataframe(shown.style.apply(highlight, axis=1), width="stretch",
                  height=min(600, 38 + 35 * len(shown)))
-    st.caption(f"{int(differs.sum())} of {len(frame)} settings differ between the selected runs "
-               "(highlighted).")
+    st.caption(f"{int(differs.sum())} of {len(frame)} settings differ between comparable runs (same backend; "
+               "highlighted).")
 
 
 def left_out_ui(datas: list[cmp.RunData]) -> None:
@@ -205,8 +208,10 @@ def confusion_ui(datas: list[cmp.RunData], focus: str | None) -> None:
     ids = [d.id for d in datas]
     by_id = {d.id: d for d in datas}
     c1, c2, c3 = st.columns([3, 2, 2])
-    default = ids.index(focus) if focus in ids else 0
-    rid = c1.selectbox("Run", ids, index=default, key="cm_run")
+    best = max(range(len(datas)), key=lambda i: datas[i].metrics.get("track_accuracy") or -1.0)
+    default = ids.index(focus) if focus in ids else best
+    rid = c1.selectbox("Run", ids, index=default, key="cm_run",
+                       help="Opens on the best selected run (track accuracy) unless you came here for one run.")
     data = by_id[rid]
     has_segments = data.segments is not None and len(data.segments) > 0
     level = c2.radio("Level", ["track", "segment"] if has_segments else ["track"], horizontal=True, key="cm_level",
@@ -333,9 +338,14 @@ def curves_ui(datas: list[cmp.RunData]) -> None:
     ids = [d.id for d in with_hist]
     chosen = st.multiselect("Runs", ids, default=ids[:6], key="curves_runs")
     sel = [d for d in with_hist if d.id in chosen]
-    st.plotly_chart(charts.history_figure(cmp.history_frame(sel), height=380), key="curves_chart")
-    st.caption("Dashed: training windows; solid: validation tracks. Early stopping keeps the best validation "
-               "epoch, not the last one.")
+    cols = st.columns(2)
+    for i, d in enumerate(sel):  # small multiples: each run on its own axis (12 epochs vs 380 boosting rounds)
+        with cols[i % 2]:
+            unit = progress_unit(d.info.get("backend"))
+            st.plotly_chart(charts.history_figure(cmp.history_frame([d]), height=300, title=d.id, x_label=unit),
+                            key=f"curves_chart_{i}")
+    st.caption("One chart per run, each on its own scale. Dashed: training windows; solid: validation tracks. "
+               "Early stopping keeps the best validation step, not the last one.")
 
 
 # --------------------------------------------------------------------------- page

@@ -62,9 +62,9 @@ def test_compare_tables_and_flags(app_env):
     groups = dict(zip(metrics["run"], metrics["test set"]))
     assert groups[MLP_SYNTH] == groups[XGB_SYNTH] != groups[MLP_TABLE]
     assert any("not directly comparable" in w or "directly comparable" in w for w in texts(at.warning))
-    # settings: only what differs, highlighted
-    assert at.toggle(key="compare_only_diff").value is True
-    assert any("settings differ" in c for c in texts(at.caption))
+    # settings: only what differs among comparable runs (same backend), with a "show all" switch (issue 13)
+    assert at.toggle(key="compare_show_all").value is False
+    assert any("settings differ between comparable runs" in c for c in texts(at.caption))
 
 
 def test_confusion_matrices_for_two_runs_and_cell_drill_down(app_env):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from genre_core import comparison as cmp
@@ -114,9 +115,16 @@ def test_difference_matrix_sign_and_flags():
     labels, diff, notes = cmp.difference_matrix(good, worse, level="track", normalised=True)
     assert diff[0, 0] == pytest.approx(-0.5) and diff[0, 1] == pytest.approx(0.5)
     assert notes == []
+    # different test sets: the difference is taken on the shared tracks only (issue 13), or not at all
     other = make_run("user/other", TRUTH[:20], [[t] for t in TRUTH[:20]])
-    _, _, notes = cmp.difference_matrix(good, other)
-    assert any("not directly comparable" in n for n in notes)
+    labels, diff, notes = cmp.difference_matrix(worse, other, normalised=False)
+    assert any("20 test tracks both runs share" in n for n in notes)
+    shared_worse = cmp._cm_from_tables(worse, "track", other.test_ids())
+    assert np.array_equal(diff, cmp._cm_from_tables(other, "track") - shared_worse)
+    disjoint = make_run("user/disjoint", TRUTH[:10], [[t] for t in TRUTH[:10]])
+    disjoint.tracks["track_id"] = [f"x/{i}" for i in range(len(disjoint.tracks))]
+    _, diff, notes = cmp.difference_matrix(good, disjoint)
+    assert not diff.any() and any("share no test track" in n for n in notes)
 
 
 def test_compare_pair_verdicts():
@@ -165,3 +173,15 @@ def test_history_frame_and_find_track_audio(tmp_path):
     assert cmp.find_track_audio("rock/rock.00003", [str(tmp_path)], extra_roots=[]) == f
     assert cmp.find_track_audio("rock/rock.00004", [str(tmp_path)], extra_roots=[]) is None
     assert cmp.find_track_audio("rock/rock.00003", [str(tmp_path / "table.csv")], extra_roots=[tmp_path]) == f
+
+
+def test_differing_rows_among_comparable_runs():
+    frame = pd.DataFrame({"user/m1": ["mlp", "64", "a"], "user/m2": ["mlp", "128", "a"], "user/x": ["xgb", "—", "b"]},
+                         index=["backend", "hidden", "data"])
+    plain = cmp.differing_rows(frame)
+    assert plain.tolist() == [True, True, True]
+    grouped = cmp.differing_rows(frame, groups={"user/m1": "mlp", "user/m2": "mlp", "user/x": "xgb"})
+    assert grouped.tolist() == [False, True, False]
+    # no group with two runs: fall back to comparing all
+    alone = cmp.differing_rows(frame[["user/m1", "user/x"]], groups={"user/m1": "mlp", "user/x": "xgb"})
+    assert alone.all()

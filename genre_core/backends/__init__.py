@@ -36,6 +36,7 @@ from .base import (  # noqa: F401
     list_backends,
     load_model,
     n_threads,
+    progress_unit,
     register_backend,
     seed_everything,
 )
@@ -49,5 +50,5 @@ from .xgb import XGBModel  # noqa: F401
 __all__ = [
     "ALIASES", "CNNBagModel", "CNNModel", "GenreModel", "LinearModel", "MLPModel", "Param", "SoftVoter", "StandardScaler",
     "XGBModel", "balanced_class_weights", "get_backend", "list_backends", "load_model", "n_threads",
-    "register_backend", "seed_everything",
+    "progress_unit", "register_backend", "seed_everything",
 ]

@@ -639,6 +639,8 @@ class GenreModel:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: What one step of the training history is called ("epoch"; "boosting round" for xgboost).
+    progress_unit: ClassVar[str] = "epoch"
     #: InputSpec kinds this backend can consume.
     input_kinds: ClassVar[tuple[str, ...]] = ("features",)
     #: Libraries whose versions go in the saved manifest.
@@ -935,6 +937,20 @@ class GenreModel:
         raise NotImplementedError
 
 
+def progress_unit(backend: str | None) -> str:
+    """What a backend's training steps are called (``"epoch"`` when unknown).
+
+    Examples
+    --------
+    >>> progress_unit("xgb"), progress_unit("mlp"), progress_unit(None)
+    ('boosting round', 'epoch', 'epoch')
+    """
+    try:
+        return get_backend(backend).progress_unit if isinstance(backend, str) else "epoch"
+    except GenreLabError:
+        return "epoch"
+
+
 def load_model(folder: Path) -> GenreModel:
     """Load any saved model folder (dispatches on ``model.json``'s backend)."""
     return GenreModel.load(folder)
@@ -981,6 +997,7 @@ __all__ = [
     "ALIASES", "BestTracker", "EpochReporter", "GenreModel", "MODEL_MANIFEST", "Param", "StandardScaler",
     "as_windows", "balanced_class_weights", "check_cancel", "finite_or_none", "get_backend", "iter_batches",
     "library_versions", "list_backends", "load_model", "make_input_spec", "n_threads", "normalise_rows",
+    "progress_unit",
     "read_json", "register_backend", "require_file", "require_finite", "seed_everything", "softmax", "training_weights",
     "write_json",
 ]

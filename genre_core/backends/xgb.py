@@ -53,6 +53,7 @@ class XGBModel(GenreModel):
     """xgboost gradient boosting (hist) with early stopping on validation log loss."""
 
     name = "xgb"
+    progress_unit = "boosting round"
     description = ("xgboost gradient-boosted trees (hist) on a feature vector per window (default: MFCC "
                    "statistics on 3 s windows), early stopping on validation log loss, class weights.")
     input_kinds = ("features",)

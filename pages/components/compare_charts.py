@@ -174,7 +174,7 @@ def per_class_heatmap(frame: pd.DataFrame, metric: str = "f1") -> go.Figure:
 
 
 def history_figure(history: pd.DataFrame | Sequence[Mapping[str, Any]], *, run_col: str | None = "run",
-                   height: int = 330, title: str | None = None) -> go.Figure:
+                   height: int = 330, title: str | None = None, x_label: str = "epoch") -> go.Figure:
     """Loss (left) and accuracy (right) per epoch; train dashed, valid solid; one colour per run.
 
     ``history`` is either a long table (:func:`genre_core.comparison.history_frame`:
@@ -194,7 +194,8 @@ def history_figure(history: pd.DataFrame | Sequence[Mapping[str, Any]], *, run_c
                                      "member": h.get("member"), "metric": metric, "side": side, "value": v})
         history = pd.DataFrame(rows, columns=["run", "epoch", "fold", "member", "metric", "side", "value"])
     if history.empty:
-        return _empty("No per-epoch history (yet).", height=height)
+        return _empty(f"No per-{x_label} history yet: the first point appears when the first {x_label} ends.",
+                      height=height)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.09)
     runs = list(dict.fromkeys(history[run_col])) if run_col else ["this run"]
     colors = run_colors(runs)
@@ -218,9 +219,9 @@ def history_figure(history: pd.DataFrame | Sequence[Mapping[str, Any]], *, run_c
                                                                                         sub.endswith(" 1"))),
                         line={"color": colors[rid], "dash": "dash" if side == "train" else "solid", "width": 2},
                         marker={"size": 4},
-                        hovertemplate=f"{name}<br>epoch %{{x}}: {metric} %{{y:.4f}}<extra></extra>",
+                        hovertemplate=f"{name}<br>{x_label} %{{x}}: {metric} %{{y:.4f}}<extra></extra>",
                     ), row=1, col=col)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text=x_label, tickformat="d", rangemode="tozero")
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=height, title=title, margin={"l": 10, "r": 10, "t": 50 if title else 30, "b": 10},

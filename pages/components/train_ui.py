@@ -23,6 +23,7 @@ from streamlit.errors import StreamlitAPIException
 
 from genre_core import jobs
 from genre_core.augment import AugmentConfig
+from genre_core.backends import progress_unit
 from genre_core.errors import GenreLabError
 from pages.components import compare_charts
 from pages.components.common import fmt_seconds, show_error
@@ -190,7 +191,8 @@ def stage_line(status: dict) -> str:
     if stage == "training" and status.get("epochs"):
         fold = f", fold {status['fold']} of {status['folds']}" if status.get("folds") else ""
         member = f", member {status['member']} of {status['members']}" if status.get("members") else ""
-        bits = [f"training: epoch {status.get('epoch') or 0} of {status['epochs']}{fold}{member}"]
+        unit = progress_unit((status.get("config") or {}).get("backend"))
+        bits = [f"training: {unit} {status.get('epoch') or 0} of {status['epochs']}{fold}{member}"]
     elif total:
         bits = [f"{words}: {done} of {total}"]
     if status.get("elapsed_s") is not None:
@@ -271,8 +273,9 @@ def active_job_panel(status: dict) -> None:
         unreadable_ui(status)
         history = jobs.job_history(job_id)
         if history or status.get("stage") == "training":
-            st.plotly_chart(compare_charts.history_figure(history, run_col=None, height=300),
-                            key=f"live:{job_id}")
+            st.plotly_chart(compare_charts.history_figure(
+                history, run_col=None, height=300,
+                x_label=progress_unit((status.get("config") or {}).get("backend"))), key=f"live:{job_id}")
         st.caption(f"Job `{job_id}` · submitted {status.get('submitted') or '?'}"
                    + (f" · process {status['pid']}" if status.get("pid") else ""))
 
@@ -319,8 +322,9 @@ def finished_job_panel(status: dict) -> None:
         history = jobs.job_history(job_id)
         if history:
             with st.expander("Training curves", expanded=state == "complete"):
-                st.plotly_chart(compare_charts.history_figure(history, run_col=None, height=300),
-                                key=f"final:{job_id}")
+                st.plotly_chart(compare_charts.history_figure(
+                    history, run_col=None, height=300,
+                    x_label=progress_unit((status.get("config") or {}).get("backend"))), key=f"final:{job_id}")
         st.caption(f"Job `{job_id}` · finished {status.get('finished') or '?'}")
 
 
