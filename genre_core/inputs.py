@@ -62,7 +62,9 @@ __all__ = [
     "INPUT_KINDS",
     "INPUTS_VERSION",
     "compute_track_input",
+    "EXTRACTION_COST_S_PER_MIN",
     "compute_dataset_inputs",
+    "extraction_plan",
     "table_inputs",
     "stack_inputs",
 ]
@@ -483,6 +485,66 @@ def _feature_width(spec: InputSpec) -> int:
         return len(_feature_set_for(spec.feature_set, json.dumps(spec.params, sort_keys=True)).columns)
     except Exception:  # noqa: BLE001 - an unknown set fails later with its own message
         return -1
+
+
+#: One core's seconds of extraction per minute of audio, by feature set (``logmel`` for spectrograms).
+#: Measured with ``scripts/benchmark_features.py`` and ``predict --json`` timings on this project's 2-core
+#: machine (GTZAN clips, decoding included); an estimate, good to a factor of about two.
+EXTRACTION_COST_S_PER_MIN = {"gtzan57": 0.45, "mfcc_stats": 0.12, "edm": 0.5, "musicnn": 3.0,
+                             "musicnn_pool": 3.0, "musicnn_taggram": 3.0, "logmel": 0.1}
+#: Assumed length of a track whose duration is not known yet (seconds).
+ASSUMED_TRACK_SECONDS = 30.0
+
+
+def extraction_plan(tracks: "Iterable[Track] | Dataset", spec: InputSpec, *, n_augment: int = 0,
+                    cache: FeatureCache | None = None, n_workers: int | None = None) -> dict:
+    """What preparing ``spec`` inputs for ``tracks`` will cost, before any audio is decoded.
+
+    Reads each file once to hash it (to look its entries up in the cache).
+
+    Returns
+    -------
+    dict
+        ``tracks`` (with audio), ``cached`` (every copy already in the cache),
+        ``to_extract``, ``audio_minutes`` (of the tracks to extract, copies
+        included), ``workers``, ``s_per_minute`` and ``estimate_s`` (wall
+        seconds, ``None`` when the feature set has no measured cost).
+
+    Examples
+    --------
+    >>> plan = extraction_plan(ds, InputSpec("features", "gtzan57"))   # doctest: +SKIP
+    >>> plan["to_extract"], round(plan["estimate_s"])                  # doctest: +SKIP
+    (217, 52)
+    """
+    track_list = [t for t in (tracks.tracks if hasattr(tracks, "tracks") else tracks) if t.path is not None]
+    cache = cache if cache is not None else FeatureCache()
+    extractor = _extractor_key(spec)
+    copies = range(int(n_augment or 0) + 1)
+    cached = 0
+    minutes = 0.0
+    for t in track_list:
+        try:
+            sha1 = content_hash(t.path)
+        except OSError:
+            continue
+        # augmented copies depend on the augmenter's settings: count only the plain copy as cacheable
+        if _entry_key(sha1, spec, extractor, None, 0) in cache and not n_augment:
+            cached += 1
+            continue
+        dur = t.duration if getattr(t, "duration", None) else ASSUMED_TRACK_SECONDS
+        minutes += min(float(dur), config.MAX_DURATION) / 60.0 * len(copies)
+    name = spec.feature_set if spec.kind == "features" else "logmel"
+    per_min = EXTRACTION_COST_S_PER_MIN.get(name)
+    workers = max(1, n_workers or (os.cpu_count() or 1))
+    return {
+        "tracks": len(track_list),
+        "cached": cached,
+        "to_extract": len(track_list) - cached,
+        "audio_minutes": round(minutes, 2),
+        "workers": workers,
+        "s_per_minute": per_min,
+        "estimate_s": None if per_min is None else minutes * per_min / workers,
+    }
 
 
 def compute_dataset_inputs(

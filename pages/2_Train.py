@@ -29,9 +29,9 @@ from genre_core import config, jobs  # noqa: E402
 from genre_core.backends import get_backend  # noqa: E402
 from genre_core.dataset import open_dataset  # noqa: E402
 from genre_core.errors import GenreLabError  # noqa: E402
-from genre_core.runs import check_run_name  # noqa: E402
+from genre_core.runs import check_run_name, check_target  # noqa: E402
 from pages.components import train_ui  # noqa: E402
-from pages.components.common import run_page, setup_page, show_error  # noqa: E402
+from pages.components.common import fmt_seconds, run_page, setup_page, show_error  # noqa: E402
 
 #: How often the job monitor refreshes while a job is queued or running (seconds).
 REFRESH_S = 1.5
@@ -268,6 +268,37 @@ def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
     return settings, True
 
 
+@st.cache_data(show_spinner=False, max_entries=32, ttl=60)
+def extraction_plan_cached(spec: str, stamp: float, backend: str, n_augment: int) -> dict | None:
+    """The cost of preparing this backend's inputs (None for a feature table: nothing to extract)."""
+    from genre_core.inputs import extraction_plan
+    from genre_core.training import resolve_input_spec
+
+    ds = dataset_cached(spec, stamp)
+    if ds.kind == "table":
+        return None
+    return extraction_plan(ds, resolve_input_spec(get_backend(backend), None, ds), n_augment=n_augment)
+
+
+def cost_ui(spec: str, stamp: float, backend: str, n_augment: int) -> None:
+    """Before launching: how many tracks must be analysed (given the cache) and about how long."""
+    with st.spinner("Checking the feature cache..."):
+        plan = extraction_plan_cached(spec, stamp, backend, int(n_augment))
+    if plan is None:
+        st.caption("Cost: the feature table needs no audio analysis; training starts at once.")
+        return
+    est = plan["estimate_s"]
+    when = f"about {fmt_seconds(est)} on {plan['workers']} core(s)" if est is not None else "time unknown"
+    if not plan["to_extract"]:
+        st.info(f"Cost: all {plan['tracks']} tracks are in the feature cache; only training remains.",
+                icon=":material/bolt:")
+    else:
+        st.info(f"Cost: **{plan['to_extract']} of {plan['tracks']} tracks** must be analysed "
+                f"({plan['cached']} cached, {plan['audio_minutes']:.0f} min of audio"
+                f"{', augmented copies included' if n_augment else ''}): {when} before training starts "
+                "(an estimate, good to about a factor of two).", icon=":material/schedule:")
+
+
 def run_settings_ui(backend: str) -> tuple[int, str | None, bool, list[str]]:
     st.subheader("6 · Run")
     if st.session_state.pop("train_clear_name", False):
@@ -283,8 +314,11 @@ def run_settings_ui(backend: str) -> tuple[int, str | None, bool, list[str]]:
     if name:
         try:
             check_run_name(name)
-            target = config.user_runs_dir() / name
-            if (target / "run.json").is_file():
+            try:
+                check_target(config.user_runs_dir(), name)
+            except GenreLabError as err:
+                if "already exists" not in str(err):
+                    raise  # a folder genre-lab did not write: never offered for replacement
                 overwrite = st.checkbox(f"Replace the existing run user/{name}", value=False, key="train_overwrite")
                 if not overwrite:
                     problems.append(f"A run named user/{name} exists: choose another name or tick Replace.")
@@ -343,6 +377,7 @@ def main() -> None:
         problems.extend(aug_problems)
     seed, name, overwrite, run_problems = run_settings_ui(backend)
     problems.extend(run_problems)
+    cost_ui(spec, stamp, backend, n_augment)
     cfg = {"dataset": spec, "backend": backend, "params": params, "seed": seed, "name": name,
            "overwrite": overwrite, "augment": augment, "n_augment": n_augment, **split}
     launch_ui(cfg, problems)

@@ -145,3 +145,25 @@ def test_launch_watch_and_find_the_run_in_compare(empty_env, tmp_path, no_leftov
     assert "user/apptest-mlp" in compare.multiselect(key="compare_runs").value
     assert compare.selectbox(key="cm_run").value == "user/apptest-mlp"
     assert len(compare.get("plotly_chart")) >= 2
+
+
+def test_train_page_shows_the_cost_before_launch(empty_env, synthetic_dataset_dir, tmp_path, monkeypatch):
+    """Before launching: how many tracks must be analysed given the cache, and an estimate (issue 13)."""
+    from genre_core.dataset import open_dataset
+    from genre_core.inputs import InputSpec, compute_dataset_inputs, extraction_plan
+
+    monkeypatch.setenv("GENRE_CACHE_DIR", str(tmp_path / "cache"))
+    ds = open_dataset(str(synthetic_dataset_dir))
+    spec = InputSpec("features", "mfcc_stats", window=3.0)
+    plan = extraction_plan(ds, spec)
+    assert plan["to_extract"] == plan["tracks"] == len(ds.tracks) and plan["estimate_s"] > 0
+    compute_dataset_inputs(ds.tracks[:2], spec, n_jobs=1)
+    plan = extraction_plan(ds, spec)
+    assert plan["cached"] == 2 and plan["to_extract"] == len(ds.tracks) - 2
+
+    at = new_app(PAGE)
+    at.run()
+    at.radio(key="train_kind").set_value("audio").run()
+    at.text_input(key="train_folder").set_value(str(synthetic_dataset_dir)).run()
+    assert not at.exception
+    assert any("must be analysed" in s and "tracks" in s for s in texts(at.info))
