@@ -166,9 +166,13 @@ def overview_ui(ds, scanned: bool) -> None:
     with c2:
         st.markdown("**Durations**")
         durs = exploration.durations_frame(ds)
-        st.plotly_chart(charts.durations_figure(durs), key="explore_durations")
         if durs.empty:
             st.caption("Durations are read from the files when the folder is scanned.")
+        elif float(durs["duration"].max() - durs["duration"].min()) < 1.0:  # one bar says nothing
+            st.caption(f"All {len(durs)} tracks last {float(durs['duration'].median()):.1f} s "
+                       f"(within {float(durs['duration'].max() - durs['duration'].min()):.2f} s of each other).")
+        else:
+            st.plotly_chart(charts.durations_figure(durs), key="explore_durations")
     if not scanned:
         return
     bad = exploration.unreadable_frame(ds)
@@ -237,10 +241,15 @@ def features_ui(ds, kind: str, spec: str, stamp: float):
     else:
         window = exploration.feature_window(ds)
         what = "30 s windows averaged per track" if window else "each whole clip"
-        st.info(f"The 57 GTZAN features of {len(ds.tracks)} tracks ({what}) are computed once and cached on "
-                "disk; training a gtzan57 model reuses them.", icon=":material/calculate:")
-        if not st.button("Compute features", type="primary", icon=":material/calculate:", key="explore_features"):
+        offer = st.empty()  # the offer disappears once the work is done
+        with offer.container():
+            st.info(f"The 57 GTZAN features of {len(ds.tracks)} tracks ({what}) are computed once and cached "
+                    "on disk; training a gtzan57 model reuses them.", icon=":material/calculate:")
+            clicked = st.button("Compute features", type="primary", icon=":material/calculate:",
+                                key="explore_features")
+        if not clicked:
             return None
+        offer.empty()
         bar = st.progress(0.0, text="Extracting features...")
 
         def progress(d: dict) -> None:

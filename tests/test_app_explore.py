@@ -30,7 +30,9 @@ def test_explore_renders_on_the_bundled_table(empty_env, monkeypatch, tmp_path):
     # tracks per genre, durations, feature distribution, PCA map
     bar = next(f for f in figs if f["data"][0]["type"] == "bar")
     assert len(bar["data"][0]["x"]) == 10
-    assert any(t["type"] == "histogram" for f in figs for t in f["data"])
+    # every table row is a 30 s clip: one histogram bar would say nothing, so a sentence does (issue 13)
+    assert not any(t["type"] == "histogram" for f in figs for t in f["data"])
+    assert any("All 1000 tracks last 30.0 s" in c for c in texts(at.caption))
     assert any(t["type"] == "box" for f in figs for t in f["data"])
     scatter = [t for f in figs for t in f["data"] if t["type"] == "scattergl"]
     assert len(scatter) == 10 and sum(len(t["text"]) for t in scatter) == 1000  # hover names
@@ -64,6 +66,9 @@ def test_explore_synthetic_audio_track_view_and_features(empty_env):
     assert any("computed once and cached" in i for i in texts(at.info))
     at.button(key="explore_features").click().run()
     assert not at.exception, at.exception
+    # once done, the offer (button and its info box) is gone
+    assert not [b for b in at.button if b.key == "explore_features"]
+    assert not any("are computed once and cached" in i for i in texts(at.info))
     assert any(t["type"] == "box" for f in _figs(at) for t in f["data"])
     assert any(t["type"] == "scattergl" for f in _figs(at) for t in f["data"])
 
