@@ -201,12 +201,18 @@ def add_commands(subparsers) -> None:
     # ---- predict
     p = subparsers.add_parser(
         "predict", help="classify an audio file with one or more runs",
+        usage="python -m genre_core predict [-h] [--json] [--max-duration S] [--no-segments] [--quiet] "
+              "RUN [RUN ...] FILE",
         description="Classify one audio file: for each run, the track-level label and confidence "
                     "(mean of segment probabilities), the top 3 genres, and per-segment probabilities.")
-    p.add_argument("items", nargs="+", metavar="RUN... FILE", help="one or more runs, then the audio file")
+    p.add_argument("items", nargs="+", metavar="RUN [RUN ...] FILE",
+                   help="one or more runs (NAME, user/NAME, shipped/NAME or a folder), then the audio file")
     p.add_argument("--json", action="store_true", help="print JSON (segments included)")
     p.add_argument("--max-duration", type=float, default=600.0, metavar="S",
                    help="analyse at most the first S seconds (default 600)")
+    p.add_argument("--max-windows", type=int, default=40, metavar="N",
+                   help="long files: each run analyses at most N windows spread over the whole track "
+                        "(default 40; 0 = every window)")
     p.add_argument("--no-segments", action="store_true", help="omit the per-segment table")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output on stderr")
     p.set_defaults(func=cmd_predict)
@@ -423,8 +429,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .errors import AudioError
-    from .predict import predict_file
-    from .runs import load_runs
+    from .predict import open_runs, predict_file
 
     if len(args.items) < 2:
         raise GenreLabError("predict needs at least one RUN and then a FILE.")
@@ -435,9 +440,10 @@ def cmd_predict(args) -> int:
         raise AudioError(source, "missing", f"{source} does not exist.")
     progress = _ProgressPrinter(args.quiet)
     t0 = time.perf_counter()
-    runs = load_runs(refs)
+    runs = open_runs(refs)  # verified; models load while the audio is analysed
     t_load = time.perf_counter() - t0
-    preds = predict_file(runs, source, max_duration=args.max_duration, progress=progress)
+    preds = predict_file(runs, source, max_duration=args.max_duration, max_windows=args.max_windows or None,
+                         progress=progress)
     t_total = time.perf_counter() - t0
     if args.json:
         print(json.dumps({"file": source, "load_s": round(t_load, 3), "total_s": round(t_total, 3),

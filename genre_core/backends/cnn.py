@@ -39,6 +39,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -68,12 +69,41 @@ _PREDICT_BATCH = 256
 _TF_CONFIGURED = False
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """While TensorFlow's native libraries load, send file descriptor 2 to /dev/null.
+
+    Only the first import is silenced (later ones load nothing); ``GENRE_DEBUG=1``
+    keeps everything.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules or os.environ.get("GENRE_DEBUG", "").strip() not in ("", "0"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _keras():
     """Import Keras on TensorFlow (once), quiet, with the thread count set."""
     global _TF_CONFIGURED
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    with _native_stderr_silenced():  # TF's C++ start-up lines (oneDNN, absl) ignore TF_CPP_MIN_LOG_LEVEL
+        import tensorflow as tf
 
     if not _TF_CONFIGURED:
         _TF_CONFIGURED = True
