@@ -9,6 +9,20 @@ segments' probabilities (the same rule used in evaluation). A voting run
 averages its members' track probabilities with its weights (its segment
 probabilities too, when all members cut the audio identically).
 
+Several runs on one file (:func:`predict_many`, :func:`iter_predictions`)
+stream: each run's prediction is handed over as soon as it is ready, cheapest
+inputs first, a worker thread computing the inputs while the calling thread
+loads models and predicts; a voting run is combined from its members'
+probabilities right after its last member (its timings are its own combine
+time, not the sum of its members'). Models are loaded on first use, so
+TensorFlow / torch / xgboost are imported only when a run that needs them
+predicts.
+
+Long files: each run analyses at most :data:`MAX_WINDOWS` (40) of its windows,
+spread evenly from the start to the end of the (at most ``max_duration``
+seconds) analysed audio (:func:`spread_windows`); ``max_windows=None`` analyses
+all. A prediction records ``n_windows_total`` next to ``n_segments``.
+
 Loading runs is the expensive part (TensorFlow, torch); callers that predict
 repeatedly (the app) keep the loaded runs from
 :func:`genre_core.runs.load_runs` and pass them in.
@@ -25,21 +39,23 @@ Example
 from __future__ import annotations
 
 import io
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import config
 from .errors import AudioError, DatasetError, GenreLabError, RunError
 from .evaluation import evaluate_predictions, evaluate_track_probabilities, prediction_tables
-from .runs import Run, load_runs
+from .runs import Run, load_run, load_runs
 
 ProgressFn = Callable[[dict], None]
 
-__all__ = ["TrackPrediction", "predict_file", "predict_audio", "evaluate_run"]
+__all__ = ["MAX_WINDOWS", "TrackPrediction", "iter_predictions", "open_runs", "predict_many", "predict_file", "predict_audio",
+           "evaluate_run", "spread_windows", "track_input"]
 
 
 @dataclass
@@ -78,6 +94,12 @@ class TrackPrediction:
         The members' own predictions, for a voting run.
     weights : list of float
         The members' weights, for a voting run.
+    n_windows_total : int
+        Windows the analysed audio has at this run's window and hop; more than
+        ``n_segments`` when the long-file policy analysed only some of them
+        (0: not recorded).
+    max_windows : int or None
+        The long-file policy in force (at most this many windows per run).
     """
 
     run_id: str
@@ -97,6 +119,8 @@ class TrackPrediction:
     notes: list[str] = field(default_factory=list)
     members: list["TrackPrediction"] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    n_windows_total: int = 0
+    max_windows: int | None = None
 
     @property
     def label(self) -> str:
@@ -150,6 +174,8 @@ class TrackPrediction:
             "window": self.window,
             "hop": self.hop,
             "n_segments": self.n_segments,
+            "n_windows_total": int(self.n_windows_total or self.n_segments),
+            "max_windows": self.max_windows,
             "timings": self.timings,
             "notes": list(self.notes),
         }
@@ -168,13 +194,33 @@ class TrackPrediction:
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_runs(runs) -> list[Run]:
+def _as_runs(runs, *, load_models: bool = True) -> list[Run]:
+    """Runs from references; with ``load_models=False`` the models are loaded later, on first use."""
     if isinstance(runs, (Run, str, Path)):
         runs = [runs]
     runs = list(runs)
     if not runs:
         raise RunError("No run given to predict with.")
-    return load_runs(runs)
+    if load_models:
+        return load_runs(runs)
+    out = []
+    for r in runs:
+        if isinstance(r, Run) and r.status == "complete" and (r.model is not None or r.is_voting and r.members
+                                                               or r.input_spec is not None):
+            out.append(r)
+        else:
+            out.append(load_run(r, load_model=False))
+    return out
+
+
+def open_runs(refs) -> list[Run]:
+    """Runs from references (verified), their models loaded on first use, not now.
+
+    What the CLI passes to :func:`predict_file`: TensorFlow / torch / xgboost
+    are then imported while the audio is being analysed, and only for the runs
+    that need them.
+    """
+    return _as_runs(refs, load_models=False)
 
 
 def _leaves(runs: Sequence[Run]) -> dict[str, Run]:
@@ -197,9 +243,15 @@ def _aligned(proba: np.ndarray, labels: Sequence[str], target: Sequence[str]) ->
 
 
 def _combine(run: Run, preds: Mapping[str, TrackPrediction]) -> TrackPrediction:
-    """A voting run's prediction from its members' predictions."""
+    """A voting run's prediction from its members' predictions.
+
+    Its ``timings`` are its own: ``combine_s`` (the weighted average), also
+    given as ``inference_s``, and ``features_s`` 0: the members' work is in
+    their own predictions (``members``).
+    """
     from .backends.ensemble import SoftVoter
 
+    t0 = time.perf_counter()
     members = [preds[m.id] for m, _ in run.members]
     voter = SoftVoter([p.run_id for p in members], [p.labels for p in members], [w for _, w in run.members])
     labels = voter.classes_.tolist()
@@ -215,69 +267,374 @@ def _combine(run: Run, preds: Mapping[str, TrackPrediction]) -> TrackPrediction:
         seg = np.zeros((0, len(labels)))
         starts = ends = np.zeros(0)
     notes = [] if same_cut else ["Members analyse different windows, so the ensemble has no per-segment view."]
+    t_comb = round(time.perf_counter() - t0, 6)
     return TrackPrediction(
         run_id=run.id, backend=run.backend, labels=list(labels), starts=starts, ends=ends, segment_proba=seg,
         proba=np.asarray(proba, dtype=np.float64), name=first.name, duration=first.duration,
         source_duration=first.source_duration, clipped_to_max=first.clipped_to_max,
         window=first.window if same_cut else None, hop=first.hop if same_cut else None,
-        timings={"features_s": sum(p.timings.get("features_s", 0.0) for p in members),
-                 "inference_s": sum(p.timings.get("inference_s", 0.0) for p in members)},
+        timings={"features_s": 0.0, "inference_s": t_comb, "combine_s": t_comb},
         notes=notes, members=members, weights=weights.tolist(),
+        n_windows_total=first.n_windows_total if same_cut else 0,
+        max_windows=first.max_windows,
     )
 
 
-# --------------------------------------------------------------------------- one file
+# --------------------------------------------------------------------------- inputs of one file
 
 
-def predict_audio(runs, audios: Mapping[int, Any], *, progress: ProgressFn | None = None) -> list[TrackPrediction]:
+#: Relative cost of one window of each input (seconds on one busy core, measured): cheap inputs first.
+_INPUT_COST = {"logmel": 0.001, "mfcc_stats": 0.002, "gtzan57": 0.01, "edm": 0.02}
+_MUSICNN_COST = 0.05
+#: Relative cost of loading a backend's model in a fresh process (imports): light ones first.
+_LOAD_COST = {"linear": 0, "xgb": 1, "mlp": 2, "cnn": 5, "cnn_bag": 5}
+
+
+def input_cost(spec) -> float:
+    """Rough seconds per analysis window of an :class:`~genre_core.inputs.InputSpec` (for ordering work)."""
+    if spec.kind == "logmel":
+        return _INPUT_COST["logmel"]
+    name = spec.feature_set or ""
+    if name.startswith("musicnn"):
+        return _MUSICNN_COST
+    return _INPUT_COST.get(name, 0.02)
+
+
+def spread_windows(n: int, max_windows: int | None) -> np.ndarray:
+    """Indices of at most ``max_windows`` of ``n`` windows, evenly spread from the first to the last.
+
+    ``max_windows`` of ``None`` or ``0`` keeps all ``n``.
+
+    Examples
+    --------
+    >>> spread_windows(10, 4).tolist()
+    [0, 3, 6, 9]
+    >>> spread_windows(3, 40).tolist()
+    [0, 1, 2]
+    """
+    if not max_windows or n <= max_windows:
+        return np.arange(n)
+    if max_windows == 1:
+        return np.array([(n - 1) // 2])
+    return np.round(np.linspace(0, n - 1, int(max_windows))).astype(int)
+
+
+def _features_of(windows: np.ndarray, sr: int, spec) -> np.ndarray:
+    """The model input of equal-length windows (what :func:`genre_core.inputs.compute_track_input` computes)."""
+    from .inputs import _feature_set_for, _logmel_params
+
+    if spec.kind == "features":
+        import json
+
+        fs = _feature_set_for(spec.feature_set, json.dumps(spec.params, sort_keys=True))
+        return fs.compute_batch(windows, sr)
+    from . import spectrogram
+
+    params = _logmel_params(spec.params)
+    batch = getattr(spectrogram, "log_melspectrogram_batch", None)
+    if batch is not None:
+        return batch(windows, sr, **params)
+    return np.stack([spectrogram.log_melspectrogram(w, sr, **params) for w in windows])
+
+
+def track_input(audio, spec, *, max_windows: int | None = None):
+    """One file's input for one spec under the long-file policy: ``(TrackInput, n_windows_total)``.
+
+    With at most ``max_windows`` windows (or no limit), this is exactly
+    :func:`~genre_core.inputs.compute_track_input`. Above it, only
+    :func:`spread_windows` of them are computed: every row equals the
+    corresponding row of the full computation (each window's input depends on
+    that window only).
+    """
+    from .inputs import TrackInput, _windows, compute_track_input
+
+    y = np.asarray(audio.y, dtype=np.float32)
+    sr = int(audio.sr)
+    if sr != spec.sr or spec.window is None or not max_windows:
+        ti = compute_track_input(y, sr, spec, track_id=audio.name)
+        return ti, len(ti.X)
+    windows, starts, ends = _windows(y, sr, spec)
+    n = int(windows.shape[0])
+    if n <= max_windows:
+        ti = compute_track_input(y, sr, spec, track_id=audio.name)
+        return ti, len(ti.X)
+    idx = spread_windows(n, max_windows)
+    X = _features_of(np.ascontiguousarray(windows[idx]), sr, spec)
+    return TrackInput(audio.name, np.ascontiguousarray(X, dtype=np.float32), starts[idx], ends[idx]), n
+
+
+# --------------------------------------------------------------------------- one file, streamed
+
+
+#: Long-file policy: at most this many windows per run, spread over the whole track (``None``/0: all).
+MAX_WINDOWS = 40
+
+
+def _leaf_prediction(rid, run, model, audio, ti, n_total, cap, t_feat, t_load, t_start) -> TrackPrediction:
+    spec = model.input_spec
+    if len(ti.X) == 0:
+        raise AudioError(audio.name, "too_short", f"{audio.name} yields no analysis window for run {rid}.")
+    t0 = time.perf_counter()
+    seg = np.asarray(model.predict_proba(ti.X), dtype=np.float64)
+    t_inf = time.perf_counter() - t0
+    notes = []
+    if spec.window is not None and audio.duration < spec.window * 0.999:
+        notes.append(
+            f"The audio ({audio.duration:.1f} s) is shorter than this model's {spec.window:g} s window; "
+            f"it was zero-padded, which makes the prediction less reliable."
+        )
+    if n_total > len(ti.X):
+        notes.append(
+            f"Long file: {len(ti.X)} of its {n_total} windows, spread evenly over the whole track, were "
+            f"analysed (at most {cap} windows per run)."
+        )
+    timings = {"features_s": round(t_feat, 4), "inference_s": round(t_inf, 4)}
+    if t_load:
+        timings["load_s"] = round(t_load, 4)
+    timings["ready_s"] = round(time.perf_counter() - t_start, 4)
+    return TrackPrediction(
+        run_id=rid, backend=run.backend, labels=[str(c) for c in model.classes_],
+        starts=np.asarray(ti.starts, dtype=np.float64), ends=np.asarray(ti.ends, dtype=np.float64),
+        segment_proba=seg, proba=seg.mean(axis=0), name=audio.name, duration=float(audio.duration),
+        source_duration=float(getattr(audio, "source_duration", audio.duration)),
+        clipped_to_max=bool(getattr(audio, "clipped_to_max", False)),
+        window=spec.window, hop=spec.hop if spec.hop is not None else spec.window,
+        timings=timings, notes=notes, n_windows_total=int(n_total), max_windows=cap,
+    )
+
+
+def iter_predictions(
+    runs,
+    audios: Mapping[int, Any],
+    *,
+    max_windows: int | None = MAX_WINDOWS,
+    parallel: bool = True,
+    progress: ProgressFn | None = None,
+) -> Iterator[TrackPrediction]:
+    """Predict from decoded audio, yielding each run's prediction **as soon as it is ready**.
+
+    The shared-input path: every distinct input (:class:`~genre_core.inputs.InputSpec`:
+    feature set, window, hop, sample rate) is computed once, cheapest first,
+    and fed to every run that needs it; a voting run is combined from its
+    members' probabilities as soon as the last member is done (its timings are
+    its own combine time). With ``parallel`` (default), a second thread
+    computes the inputs while this one loads models (TensorFlow/torch imports
+    happen only for runs that need them, lightest first) and runs inference,
+    so fast runs come out first and the two cores stay busy.
+
+    Parameters
+    ----------
+    runs : Run, run reference, or a list of them
+        Models not loaded yet are loaded on first use.
+    audios : dict
+        ``{sample rate: Audio}`` covering every run's ``input_spec.sr``.
+    max_windows : int or None
+        Long-file policy (default :data:`MAX_WINDOWS`): a run whose windows
+        exceed it analyses that many, spread evenly over the whole track
+        (:func:`spread_windows`); ``None`` or 0 analyses all.
+    parallel : bool
+        Compute inputs in a worker thread (default) or all in this thread.
+    progress : callable, optional
+        Receives ``{"stage": "predicting", "done", "total", "run"}`` after each
+        run (``done`` counts the runs asked for).
+
+    Yields
+    ------
+    TrackPrediction
+        One per run asked for (members of a voting run only if asked for too),
+        in the order they finish.
+    """
+    runs = _as_runs(runs, load_models=False)
+    cap = int(max_windows) if max_windows else None
+    leaves = _leaves(runs)
+    wanted = {r.id for r in runs}
+    specs: dict[str, Any] = {}
+    spec_of: dict[str, str] = {}
+    for rid, run in leaves.items():
+        spec = run.input_spec
+        if spec is None:
+            spec = run.load_model().input_spec
+        if audios.get(spec.sr) is None:
+            raise GenreLabError(f"No audio decoded at {spec.sr} Hz for run {rid}.")
+        specs.setdefault(spec.key(), spec)
+        spec_of[rid] = spec.key()
+    spec_order = sorted(specs, key=lambda k: input_cost(specs[k]))
+    load_order = sorted((rid for rid in leaves if leaves[rid].model is None),
+                        key=lambda rid: (_LOAD_COST.get(leaves[rid].backend or "", 3),
+                                         spec_order.index(spec_of[rid])))
+    t_start = time.perf_counter()
+    inputs: dict[str, tuple] = {}
+    load_s: dict[str, float] = {}
+    preds: dict[str, TrackPrediction] = {}
+    total = len(runs)
+    done = 0
+
+    def compute(key: str) -> tuple:
+        spec = specs[key]
+        t0 = time.perf_counter()
+        ti, n_total = track_input(audios[spec.sr], spec, max_windows=cap)
+        return ti, n_total, time.perf_counter() - t0
+
+    def load(rid: str) -> float:
+        t0 = time.perf_counter()
+        leaves[rid].load_model()
+        return time.perf_counter() - t0
+
+    def finished(rid: str):
+        """Predictions that become ready once leaf ``rid`` is done: itself, then completed votes."""
+        out = [preds[rid]] if rid in wanted else []
+        for r in runs:
+            if r.is_voting and r.id not in preds and all(m.id in preds for m, _ in r.members):
+                preds[r.id] = _combine(r, preds)
+                preds[r.id].timings["ready_s"] = round(time.perf_counter() - t_start, 4)
+                out.append(preds[r.id])
+        return out
+
+    def predict_ready():
+        for rid in [r for r in leaves if r not in preds and spec_of[r] in inputs and leaves[r].model is not None]:
+            ti, n_total, t_feat = inputs[spec_of[rid]]
+            run = leaves[rid]
+            preds[rid] = _leaf_prediction(rid, run, run.model, audios[specs[spec_of[rid]].sr], ti, n_total,
+                                          cap, t_feat, load_s.get(rid, 0.0), t_start)
+            yield from finished(rid)
+
+    def report(p: TrackPrediction):
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress({"stage": "predicting", "done": done, "total": total, "run": p.run_id})
+
+    if not parallel:
+        for key in spec_order:
+            inputs[key] = compute(key)
+            for rid in load_order:
+                if spec_of[rid] == key:
+                    load_s[rid] = load(rid)
+            for p in predict_ready():
+                report(p)
+                yield p
+        return
+
+    # A worker thread computes the inputs, cheapest first; this thread loads the models meanwhile
+    # (imports are mostly single-threaded) and predicts each run as soon as its input and model are there.
+    import queue
+
+    results: "queue.Queue[tuple]" = queue.Queue()
+    stop = threading.Event()
+
+    def worker() -> None:
+        for key in spec_order:
+            if stop.is_set():
+                return
+            try:
+                results.put((key, compute(key), None))
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                results.put((key, None, err))
+                return
+
+    def take(block: bool) -> None:
+        while len(inputs) < len(specs):
+            try:
+                key, value, err = results.get(block=block)
+            except queue.Empty:
+                return
+            if err is not None:
+                raise err
+            inputs[key] = value
+            if block:
+                return
+
+    thread = threading.Thread(target=worker, name="genre-lab-inputs", daemon=True)
+    thread.start()
+    try:
+        for rid in load_order:
+            load_s[rid] = load(rid)
+            take(block=False)
+            for p in predict_ready():
+                report(p)
+                yield p
+        while len(inputs) < len(specs):
+            take(block=True)
+            for p in predict_ready():
+                report(p)
+                yield p
+        for p in predict_ready():
+            report(p)
+            yield p
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _in_order(runs: Sequence[Run], got: Mapping[str, TrackPrediction]) -> list[TrackPrediction]:
+    return [got[r.id] for r in runs]
+
+
+def predict_audio(runs, audios: Mapping[int, Any], *, progress: ProgressFn | None = None,
+                  max_windows: int | None = MAX_WINDOWS, parallel: bool = True) -> list[TrackPrediction]:
     """Predict from already decoded audio: ``{sample rate: Audio}`` covering every run's ``input_spec.sr``.
 
-    See :func:`predict_file`, which decodes the file and calls this.
+    :func:`iter_predictions`, collected in the order the runs were given. See
+    :func:`predict_file`, which decodes the file and calls this.
     """
-    from .inputs import compute_track_input
+    runs = _as_runs(runs, load_models=False)
+    got = {p.run_id: p for p in iter_predictions(runs, audios, max_windows=max_windows, parallel=parallel,
+                                                 progress=progress)}
+    return _in_order(runs, got)
 
-    runs = _as_runs(runs)
+
+def decode_for(runs, source, *, name: str | None = None, max_duration: float | None = config.MAX_DURATION,
+               progress: ProgressFn | None = None) -> dict[int, Any]:
+    """Decode ``source`` once per sample rate the runs need: ``{sr: Audio}``."""
+    from .audio import load_audio
+
+    runs = _as_runs(runs, load_models=False)
     leaves = _leaves(runs)
-    features: dict[str, tuple[Any, float]] = {}
-    preds: dict[str, TrackPrediction] = {}
-    total = len(leaves)
-    for i, (rid, run) in enumerate(leaves.items()):
+    if hasattr(source, "read"):
+        source = source.read()
+    if name is None:
+        name = Path(str(source)).name if isinstance(source, (str, Path)) else "<upload>"
+    rates = sorted({(r.input_spec or r.load_model().input_spec).sr for r in leaves.values()})
+    audios = {}
+    for i, sr in enumerate(rates):
         if progress is not None:
-            progress({"stage": "predicting", "done": i, "total": total, "run": rid})
-        model = run.load_model()
-        spec = model.input_spec
-        audio = audios.get(spec.sr)
-        if audio is None:
-            raise GenreLabError(f"No audio decoded at {spec.sr} Hz for run {rid}.")
-        key = spec.key()
-        if key not in features:
-            t0 = time.perf_counter()
-            ti = compute_track_input(audio.y, audio.sr, spec, track_id=audio.name)
-            features[key] = (ti, time.perf_counter() - t0)
-        ti, t_feat = features[key]
-        if len(ti.X) == 0:
-            raise AudioError(audio.name, "too_short", f"{audio.name} yields no analysis window for run {rid}.")
-        t0 = time.perf_counter()
-        seg = np.asarray(model.predict_proba(ti.X), dtype=np.float64)
-        t_inf = time.perf_counter() - t0
-        notes = []
-        if spec.window is not None and audio.duration < spec.window * 0.999:
-            notes.append(
-                f"The audio ({audio.duration:.1f} s) is shorter than this model's {spec.window:g} s window; "
-                f"it was zero-padded, which makes the prediction less reliable."
-            )
-        preds[rid] = TrackPrediction(
-            run_id=rid, backend=run.backend, labels=[str(c) for c in model.classes_],
-            starts=np.asarray(ti.starts, dtype=np.float64), ends=np.asarray(ti.ends, dtype=np.float64),
-            segment_proba=seg, proba=seg.mean(axis=0), name=audio.name, duration=float(audio.duration),
-            source_duration=float(getattr(audio, "source_duration", audio.duration)),
-            clipped_to_max=bool(getattr(audio, "clipped_to_max", False)),
-            window=spec.window, hop=spec.hop if spec.hop is not None else spec.window,
-            timings={"features_s": round(t_feat, 4), "inference_s": round(t_inf, 4)}, notes=notes,
-        )
-    if progress is not None:
-        progress({"stage": "predicting", "done": total, "total": total})
-    return [preds[r.id] if not r.is_voting else _combine(r, preds) for r in runs]
+            progress({"stage": "decoding", "done": i, "total": len(rates), "sr": sr})
+        src = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+        audios[sr] = load_audio(src, sr=sr, name=name, max_duration=max_duration)
+    return audios
+
+
+def predict_many(
+    runs,
+    source,
+    *,
+    on_result: Callable[[TrackPrediction], None] | None = None,
+    name: str | None = None,
+    max_duration: float | None = config.MAX_DURATION,
+    max_windows: int | None = MAX_WINDOWS,
+    parallel: bool = True,
+    progress: ProgressFn | None = None,
+) -> list[TrackPrediction]:
+    """Classify one file with several runs, sharing the decoding and the inputs, streaming the results.
+
+    ``on_result(prediction)`` is called for each run as soon as it is ready
+    (fast runs first; a voting run right after its last member). Returns the
+    predictions in the order the runs were given. Other parameters as
+    :func:`predict_file` and :func:`iter_predictions`.
+
+    Example
+    -------
+    >>> predict_many(["shipped/xgb-mfcc", "shipped/linear-musicnn"], "song.mp3",
+    ...              on_result=lambda p: print(p.run_id, p.label))            # doctest: +SKIP
+    """
+    runs = _as_runs(runs, load_models=False)
+    audios = decode_for(runs, source, name=name, max_duration=max_duration, progress=progress)
+    got = {}
+    for p in iter_predictions(runs, audios, max_windows=max_windows, parallel=parallel, progress=progress):
+        got[p.run_id] = p
+        if on_result is not None:
+            on_result(p)
+    return _in_order(runs, got)
 
 
 def predict_file(
@@ -286,6 +643,7 @@ def predict_file(
     *,
     name: str | None = None,
     max_duration: float | None = config.MAX_DURATION,
+    max_windows: int | None = MAX_WINDOWS,
     progress: ProgressFn | None = None,
 ) -> list[TrackPrediction]:
     """Classify one audio file with one or more runs.
@@ -294,13 +652,18 @@ def predict_file(
     ----------
     runs : Run, run reference, or a list of them
         Loaded runs are used as they are (keep them between calls); references
-        are loaded (and verified) with :func:`~genre_core.runs.load_runs`.
+        are loaded (and verified) with :func:`~genre_core.runs.load_run`, their
+        models on first use.
     source : path, bytes or binary file-like
         The audio (any format :func:`~genre_core.audio.load_audio` decodes).
     name : str, optional
         Name shown in messages (default: the file name).
     max_duration : float or None
         Analyse at most this many seconds from the start (default 600).
+    max_windows : int or None
+        Long-file policy: at most this many windows per run, spread evenly over
+        the whole (analysed) track (default :data:`MAX_WINDOWS` = 40; ``None``
+        or 0: every window). Each prediction records ``n_windows_total``.
     progress : callable, optional
         Receives ``{"stage": "decoding" | "predicting", "done", "total"}``.
 
@@ -316,22 +679,8 @@ def predict_file(
     RunError
         A run cannot be loaded.
     """
-    from .audio import load_audio
-
-    runs = _as_runs(runs)
-    leaves = _leaves(runs)
-    if hasattr(source, "read"):
-        source = source.read()
-    if name is None:
-        name = Path(str(source)).name if isinstance(source, (str, Path)) else "<upload>"
-    rates = sorted({r.load_model().input_spec.sr for r in leaves.values()})
-    audios = {}
-    for i, sr in enumerate(rates):
-        if progress is not None:
-            progress({"stage": "decoding", "done": i, "total": len(rates), "sr": sr})
-        src = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-        audios[sr] = load_audio(src, sr=sr, name=name, max_duration=max_duration)
-    return predict_audio(runs, audios, progress=progress)
+    return predict_many(runs, source, name=name, max_duration=max_duration, max_windows=max_windows,
+                        progress=progress)
 
 
 # --------------------------------------------------------------------------- a labelled dataset

@@ -32,7 +32,11 @@ Frame statistics
     roll-off of every frame in one pass over the magnitude.
 
 The first call in a fresh environment compiles the kernels (a few seconds);
-later processes load them from numba's on-disk cache (``__pycache__``).
+later processes load them from numba's on-disk cache: ``__pycache__`` beside
+this file, or, where that is read-only and the user chose no place
+(``NUMBA_CACHE_DIR``), ``<genre-lab cache>/numba`` (``GENRE_CACHE_DIR``,
+default ``.cache/numba``), which then also holds the kernels librosa compiles
+after this module is imported.
 """
 
 from __future__ import annotations
@@ -41,8 +45,45 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
+import numba
 import scipy.fft
 from numba import njit
+
+
+def _use_writable_numba_cache() -> None:
+    """Make sure the compiled kernels land in a writable place that later processes read.
+
+    numba's default is ``__pycache__`` beside this file; where that is not
+    writable (a read-only install) and the user chose no place
+    (``NUMBA_CACHE_DIR``), it becomes ``<genre-lab cache>/numba``. Set through
+    numba's config (read when a ``cache=True`` function is decorated), so it
+    runs before the kernels below are defined. The in-tree default is kept
+    when writable so that every process, whatever its ``GENRE_CACHE_DIR``
+    (each test session has its own), shares one set of compiled kernels.
+    """
+    import os
+    from pathlib import Path
+
+    if getattr(numba.config, "CACHE_DIR", ""):
+        return
+    here = Path(__file__).resolve().parent / "__pycache__"
+    try:
+        here.mkdir(exist_ok=True)
+        if os.access(here, os.W_OK):
+            return
+    except OSError:
+        pass
+    from .. import config
+
+    try:
+        folder = config.cache_dir() / "numba"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # numba falls back to its user-wide cache
+    numba.config.CACHE_DIR = str(folder)
+
+
+_use_writable_numba_cache()
 
 __all__ = ["median_filter_1d", "hpss_spectra", "hpss_waveforms", "istft_centered", "rms_frames",
            "zcr_frames", "spectral_shape", "mean_max_normalised", "piptrack_band",

@@ -1,0 +1,123 @@
+"""The fast, shared, streamed prediction path equals the plain per-run computation for every shipped run.
+
+"Plain" is what each run would do on its own, as the original projects did:
+``compute_track_input`` with the run's own input spec on the decoded audio,
+``model.predict_proba``, the mean over windows; a voting run's soft vote of
+its members' plain probabilities. The fast path (``predict_audio`` /
+``iter_predictions``: one decode, each distinct input once, a worker thread,
+results streamed) must give the same probabilities within ``TOL`` (float32
+reductions may run in another order on another thread; in practice they are
+equal to ~1e-7). The long-file policy picks windows, never changes them: with
+a cap, every analysed window's probabilities equal the full computation's row
+for the same window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genre_core import config
+from genre_core.audio import Audio
+from genre_core.synthetic import synth_genre_clip
+
+#: Documented tolerance (absolute, on probabilities) of the fast path against the plain one.
+TOL = 1e-5
+
+
+def _shipped_refs() -> list[str]:
+    root = config.shipped_runs_dir()
+    refs = sorted(f"shipped/{p.name}" for p in root.iterdir() if (p / "run.json").is_file()) if root.is_dir() else []
+    if not refs:
+        pytest.skip("no shipped runs in models/shipped")
+    return refs
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from genre_core.runs import load_runs
+
+    return load_runs(_shipped_refs())
+
+
+def _audio(seconds: float, seed: int = 3) -> Audio:
+    sr = config.SAMPLE_RATE
+    parts = [synth_genre_clip(g, duration=seconds / 3, sr=sr, seed=seed + i)
+             for i, g in enumerate(("pulse", "chords", "drone"))]
+    y = np.concatenate(parts).astype(np.float32)
+    return Audio(y=y, sr=sr, name="synth.wav", duration=len(y) / sr, source_duration=len(y) / sr, source_sr=sr,
+                 channels=1, clipped_to_max=False)
+
+
+def _plain(run, audio: Audio, memo: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(track proba, segment proba) of one run computed on its own, no sharing, no window cap."""
+    from genre_core.backends.ensemble import SoftVoter
+    from genre_core.inputs import compute_track_input
+
+    if run.is_voting:
+        members = [_plain(m, audio, memo) for m, _ in run.members]
+        voter = SoftVoter([m.id for m, _ in run.members], [m.labels for m, _ in run.members],
+                          [w for _, w in run.members])
+        return voter.combine([p[None, :] for p, _ in members])[0], np.zeros((0, len(voter.classes_)))
+    if run.id not in memo:
+        model = run.load_model()
+        ti = compute_track_input(audio.y, audio.sr, model.input_spec)
+        seg = np.asarray(model.predict_proba(ti.X), dtype=np.float64)
+        memo[run.id] = (seg.mean(axis=0), seg)
+    return memo[run.id]
+
+
+def test_fast_path_equals_plain_per_run_computation(shipped):
+    from genre_core.predict import iter_predictions, predict_audio
+
+    audio = _audio(12.0)
+    memo: dict = {}
+    fast = predict_audio(shipped, {audio.sr: audio}, max_windows=None)
+    assert [p.run_id for p in fast] == [r.id for r in shipped]
+    for run, p in zip(shipped, fast):
+        proba, seg = _plain(run, audio, memo)
+        assert p.labels == list(run.labels) or run.is_voting
+        np.testing.assert_allclose(p.proba, proba, atol=TOL, rtol=0, err_msg=run.id)
+        if not run.is_voting:
+            np.testing.assert_allclose(p.segment_proba, seg, atol=TOL, rtol=0, err_msg=run.id)
+            assert p.n_windows_total == p.n_segments == len(seg)
+        else:  # its own time only: the combination, not its members' sum
+            assert p.timings["features_s"] == 0.0 and p.timings["combine_s"] < 0.5
+    # the same, one input after another in this thread, streamed: every run once, a vote after its members
+    order = [p.run_id for p in iter_predictions(shipped, {audio.sr: audio}, parallel=False)]
+    assert sorted(order) == sorted(r.id for r in shipped)
+    for run in shipped:
+        if run.is_voting:
+            assert all(order.index(m.id) < order.index(run.id) for m, _ in run.members if m.id in order)
+
+
+def test_input_specs_are_known_without_loading_models(shipped):
+    """Lazy loading plans the shared inputs from run.json: it must agree with the loaded model."""
+    for run in shipped:
+        if not run.is_voting:
+            assert run.info.get("input_spec"), run.id
+            from genre_core.inputs import InputSpec
+
+            assert InputSpec.from_dict(run.info["input_spec"]).key() == run.load_model().input_spec.key()
+
+
+def test_long_file_policy_picks_windows_and_keeps_their_values(shipped):
+    from genre_core.predict import predict_audio, spread_windows
+
+    audio = _audio(24.0, seed=11)
+    cap = 5
+    memo: dict = {}
+    leaves = [r for r in shipped if not r.is_voting]
+    capped = predict_audio(leaves, {audio.sr: audio}, max_windows=cap)
+    for run, p in zip(leaves, capped):
+        _, seg = _plain(run, audio, memo)
+        n = len(seg)
+        assert p.n_windows_total == n
+        if n <= cap:
+            assert p.n_segments == n and not any("Long file" in s for s in p.notes)
+            continue
+        idx = spread_windows(n, cap)
+        assert p.n_segments == cap and idx[0] == 0 and idx[-1] == n - 1
+        np.testing.assert_allclose(p.segment_proba, seg[idx], atol=TOL, rtol=0, err_msg=run.id)
+        assert any(f"{cap} of its {n} windows" in s for s in p.notes)
+        assert p.to_dict(segments=False)["n_windows_total"] == n
