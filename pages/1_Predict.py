@@ -1,12 +1,14 @@
 """Predict: point trained runs at a song and see what each hears, segment by segment.
 
-Storyboard: pick audio (upload or an example) -> pick runs -> analyse (progress)
--> verdicts side by side -> per-run charts -> listen (whole track or one
+Storyboard: pick audio (upload or an example) -> pick runs -> analyse (progress;
+each run's verdict is listed the moment it is ready, fast runs first) -> verdicts side by side -> per-run charts -> listen (whole track or one
 segment) with the waveform / mel spectrogram -> downloads.
 
 Decoding and predictions are cached with ``st.cache_data`` on (the file's
 SHA-256, the run folder + its run.json mtime, the analysis limit), so a rerun
-(choosing a segment to play, switching the chart) recomputes nothing.
+(choosing a segment to play, switching the chart) recomputes nothing. Long
+files follow genre_core's policy: each run analyses at most
+``predict.MAX_WINDOWS`` windows spread over the whole track (said on the page).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from genre_core import config  # noqa: E402
+from genre_core import config, predict  # noqa: E402
 from genre_core.audio import SUPPORTED_EXTENSIONS, load_audio  # noqa: E402
 from genre_core.errors import GenreLabError  # noqa: E402
 from pages.components import predict_charts as charts  # noqa: E402
@@ -89,8 +91,9 @@ def _sample_rates(run) -> set[int]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def predict_cached(digest: str, name: str, run_path: str, run_mtime: int, max_duration: float, _data: bytes):
-    """One run's TrackPrediction for one file (keyed by file hash, run version and limit).
+def predict_cached(digest: str, name: str, run_path: str, run_mtime: int, max_duration: float, _data: bytes,
+                   max_windows: int | None = None):
+    """One run's TrackPrediction for one file (keyed by file hash, run version and limits).
 
     A voting run is combined from its members' own cached predictions, so
     choosing an ensemble together with its members computes each member once.
@@ -103,10 +106,10 @@ def predict_cached(digest: str, name: str, run_path: str, run_mtime: int, max_du
         members = {}
         for member, _ in run.members:
             path, mtime = run_key(member)
-            members[member.id] = predict_cached(digest, name, path, mtime, max_duration, _data)
+            members[member.id] = predict_cached(digest, name, path, mtime, max_duration, _data, max_windows)
         return combine(run, members)
     audios = {sr: decode_cached(digest, name, sr, max_duration, _data) for sr in sorted(_sample_rates(run))}
-    return predict.predict_audio([run], audios)[0]
+    return predict.predict_audio([run], audios, max_windows=max_windows)[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -211,16 +214,24 @@ def analyse_ui(source: AudioSource, run_ids: list[str]) -> Analysis | None:
             error = err
         else:
             analysis = Analysis(audio=audio)
+            got: dict = {}
             n = len(run_ids)
-            for i, rid in enumerate(run_ids):
+            for i, (rid, run) in enumerate(_fast_first(run_ids)):
                 bar.progress(i / n, text=f"Run {i + 1} of {n}: {rid}")
                 try:
-                    run = load_run_cached(rid)
+                    if isinstance(run, GenreLabError):
+                        raise run
                     path, mtime = run_key(run)
-                    analysis.preds.append(
-                        predict_cached(source.digest, source.name, path, mtime, limit, source.data))
+                    p = predict_cached(source.digest, source.name, path, mtime, limit, source.data,
+                                       predict.MAX_WINDOWS)
                 except GenreLabError as err:
                     analysis.failures.append((rid, err))
+                    st.markdown(f":material/error: **{rid}**: could not predict")
+                else:
+                    got[rid] = p
+                    st.markdown(f":material/check: **{rid}**: {p.label} ({p.confidence:.0%}) · "
+                                f"ready after {fmt_seconds(time.perf_counter() - t0)}")
+            analysis.preds = [got[rid] for rid in run_ids if rid in got]  # the order chosen
             bar.progress(1.0, text="Done")
             analysis.seconds = time.perf_counter() - t0
         if error is not None:
@@ -238,7 +249,25 @@ def analyse_ui(source: AudioSource, run_ids: list[str]) -> Analysis | None:
     return analysis if analysis.preds else None
 
 
-def limits_ui(audio) -> None:
+def _fast_first(run_ids: list[str]) -> list:
+    """``(run id, Run or the GenreLabError loading it)``, cheapest runs first (a vote after its members)."""
+    loaded = []
+    for rid in run_ids:
+        try:
+            loaded.append((rid, load_run_cached(rid)))
+        except GenreLabError as err:
+            loaded.append((rid, err))
+    return sorted(loaded, key=lambda x: -1.0 if isinstance(x[1], GenreLabError) else predict.run_cost(x[1]))
+
+
+def limits_ui(audio, preds=()) -> None:
+    cut = [p for p in preds if p.n_windows_total > p.n_segments]
+    if cut:
+        st.info(
+            f"Long file: each run analyses at most {predict.MAX_WINDOWS} of its windows, spread evenly over the "
+            "whole track (" + ", ".join(f"{p.run_id}: {p.n_segments} of {p.n_windows_total}" for p in cut) + ").",
+            icon=":material/timelapse:",
+        )
     if getattr(audio, "clipped_to_max", False):
         st.info(
             f"This file is {fmt_seconds(audio.source_duration)} long; only the first "
@@ -388,7 +417,7 @@ def main() -> None:
     analysis = analyse_ui(source, run_ids)
     if analysis is None:
         return
-    limits_ui(analysis.audio)
+    limits_ui(analysis.audio, analysis.preds)
     duration = float(analysis.audio.duration)
     colors = charts.genre_colors(lab for p in analysis.preds for lab in p.labels)
     verdicts_ui(analysis.preds)
