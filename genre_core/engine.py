@@ -242,16 +242,23 @@ class Engine:
 
     @staticmethod
     def _check_workers(client) -> None:
-        """Every connected worker can import genre_core (else tasks would fail one by one)."""
+        """The scheduler and every connected worker can import genre_core (they unpack its tasks)."""
+        def probe():
+            return __import__("importlib.util").util.find_spec("genre_core") is not None
+
         try:
-            found = client.run(lambda: __import__("importlib.util").util.find_spec("genre_core") is not None)
+            on_scheduler = client.run_on_scheduler(probe)
+            found = client.run(probe)
         except Exception:  # noqa: BLE001 - no workers yet / old scheduler: tasks will tell
             return
         bad = [w for w, ok in found.items() if not ok]
+        if not on_scheduler:
+            bad.insert(0, "the scheduler")
         if bad:
             raise EngineError(
-                f"{len(bad)} Dask worker(s) cannot import genre_core (e.g. {bad[0]}); start the workers "
-                "with the same code on their path, e.g. `PYTHONPATH=/path/to/genre-lab dask worker ADDRESS`."
+                f"{len(bad)} Dask process(es) cannot import genre_core (e.g. {bad[0]}); start the scheduler "
+                "and the workers with the same code on their path, e.g. `PYTHONPATH=/path/to/genre-lab dask "
+                "scheduler` and `PYTHONPATH=/path/to/genre-lab dask worker ADDRESS`."
             )
 
     def n_workers(self) -> int:
@@ -371,6 +378,10 @@ class Engine:
             if name == "KilledWorker":
                 raise EngineError(f"Dask workers died while running a {what} ({exc}); they may have run out "
                                   "of memory (see the worker logs).") from None
+            if "deserialization of the task graph" in str(exc):
+                raise EngineError("The Dask scheduler could not unpack genre-lab's tasks: start it (and the "
+                                  "workers) with the same Python environment and genre_core on the path, e.g. "
+                                  "`PYTHONPATH=/path/to/genre-lab dask scheduler`.") from None
             raise exc
         if status in ("cancelled", "lost"):
             raise EngineError(f"A {what} was {status} by the Dask scheduler (connection to the scheduler or its "
