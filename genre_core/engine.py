@@ -65,6 +65,7 @@ __all__ = [
     "shutdown",
     "add_cli_option",
     "from_cli",
+    "chunk_size",
 ]
 
 #: Environment variable naming the engine (same syntax as ``--dask``).
@@ -344,24 +345,28 @@ class Engine:
         from distributed import as_completed
 
         client = self.client()
+        size = chunk_size(len(args), self.n_workers())
+        chunks = [args[i:i + size] for i in range(0, len(args), size)]
         try:
-            futures = client.map(fn, *zip(*args), pure=False, batch_size=1000)
+            futures = client.map(_run_chunk, [fn] * len(chunks), chunks, pure=False, batch_size=1000)
         except Exception as err:  # noqa: BLE001
             raise EngineError(f"Could not submit {len(args)} {what}(s) to the Dask scheduler: {_short(err)}") from None
-        ac = as_completed(futures, loop=client.loop)
+        # results are gathered in the background, in batches (one round trip per future would double the overhead)
+        ac = as_completed(futures, loop=client.loop, with_results=True, raise_errors=False)
         remaining = len(futures)
         try:
             while remaining:
                 stop()
                 batch = ac.next_batch(block=False) if ac.has_ready() else []
                 if not batch:
-                    time.sleep(0.02 if remaining < 64 else 0.1)
+                    time.sleep(0.02)
                     continue
-                for fut in batch:
+                for fut, res in batch:
                     remaining -= 1
-                    yield self._result(fut, what)
+                    for r in (self._result(fut, what) if fut.status != "finished" else res):
+                        yield r
+                        stop()
                     fut.release()
-                    stop()
         finally:
             if remaining:
                 try:
@@ -392,6 +397,24 @@ class Engine:
             if type(err).__name__ in ("CancelledError", "CommClosedError", "FutureCancelledError"):
                 raise EngineError(f"Lost a {what} on the Dask cluster: {_short(err)}") from None
             raise
+
+
+def chunk_size(n_tasks: int, n_workers: int) -> int:
+    """Tasks per Dask task: 1 below 1000 tasks (fine-grained progress), else up to 16 so that each worker
+    still gets ~50 chunks (Dask costs ~2-5 ms per task here; 100k tracks in single tasks would spend minutes
+    on bookkeeping).
+
+    >>> chunk_size(217, 2), chunk_size(100_000, 64), chunk_size(5000, 2)
+    (1, 16, 16)
+    """
+    if n_tasks < 1000:
+        return 1
+    return max(1, min(16, n_tasks // (max(1, n_workers) * 50)))
+
+
+def _run_chunk(fn: Callable[..., Any], chunk: Sequence[tuple]) -> list:
+    """A Dask task: ``fn(*a)`` for each ``a`` of a chunk, in order."""
+    return [fn(*a) for a in chunk]
 
 
 def _short(err: BaseException) -> str:

@@ -170,3 +170,15 @@ def test_addresses_and_engine_resolution(monkeypatch):
     assert engine.get_engine("local:2") is engine.get_engine("local:2")  # one cluster per address
     monkeypatch.setenv("GENRE_DASK", "bogus")
     assert "invalid GENRE_DASK" in engine.describe_configured()
+
+
+def test_many_small_tasks_are_chunked_and_all_come_back(dask_engine):
+    assert engine.chunk_size(1200, 2) == 12 and engine.chunk_size(10, 2) == 1
+    got = list(dask_engine.map(abs, [(-i,) for i in range(1200)]))
+    assert sorted(got) == list(range(1200))
+    n = []
+    with pytest.raises(TrainingCancelled, match="halt"):
+        for _ in dask_engine.map(abs, [(-i,) for i in range(1200)], should_stop=lambda: len(n) >= 30,
+                                 stop_message="halt"):
+            n.append(1)
+    assert len(n) == 30
