@@ -151,6 +151,11 @@ def add_commands(subparsers) -> None:
     p.add_argument("--split", default="track", choices=["track", "artist", "ff", "kfold"],
                    help="evaluation protocol (default track)")
     p.add_argument("--k", type=int, default=5, help="folds for --split kfold (default 5)")
+    p.add_argument("--group", default="track", choices=["track", "artist"],
+                   help="keep each track (default) or each artist's tracks in one fold (needs artists.csv)")
+    p.add_argument("--refit", action="store_true",
+                   help="with --split kfold: save a model refit on every track, trained as long as the folds' "
+                        "models (its figures are the cross-validated estimates)")
     p.add_argument("--test-size", type=float, default=0.2, metavar="F",
                    help="fraction of tracks for test (track/artist splits; default 0.2)")
     p.add_argument("--valid-size", type=float, default=0.1, metavar="F",
@@ -315,7 +320,9 @@ def _headline_lines(run) -> list[str]:
     if m.get("track_accuracy") is not None:
         lo, hi = m.get("track_accuracy_ci") or (None, None)
         lines.append(f"evaluated  on {on} tracks (n={n})")
-        lines.append(f"track acc  {m['track_accuracy']:.3f}  95% CI [{lo:.3f}, {hi:.3f}]")
+        lines.append(f"track acc  {m['track_accuracy']:.3f}  95% CI [{lo:.3f}, {hi:.3f}]"
+                     + (f"   folds {m['fold_track_accuracy_mean']:.3f} ± {m['fold_track_accuracy_std']:.3f}"
+                        if m.get("fold_track_accuracy_mean") is not None else ""))
         lines.append(f"balanced   {m['balanced_accuracy']:.3f}   macro F1 {m['macro_f1']:.3f}")
         if m.get("segment_accuracy") is not None:
             lines.append(f"segment    {m['segment_accuracy']:.3f}   track (vote) {m.get('track_vote_accuracy') or 0:.3f}")
@@ -360,6 +367,8 @@ def cmd_train(args) -> int:
             test_size=args.test_size,
             valid_size=args.valid_size,
             k=args.k,
+            group=args.group,
+            refit=args.refit,
             n_augment=args.augment,
             out=args.out,
             overwrite=args.overwrite,
@@ -399,7 +408,15 @@ def cmd_evaluate(args) -> int:
         return 0
     labels = report["labels"]
     lo, hi = report["track_accuracy_ci"]
-    out = [
+    out = []
+    overlap = report.get("overlap_with_training") or 0
+    if overlap:
+        clean = report.get("non_overlapping") or {}
+        beside = (f" On the {clean['n_tracks']} tracks it never saw: track acc {_f(clean['track_accuracy'])}."
+                  if clean.get("n_tracks") else " No track of this dataset is new to the run.")
+        out += [f"WARNING    {overlap} of the {report['n_tracks']} tracks evaluated were used to train or validate "
+                f"this run: the figures below are optimistic, not a test.{beside}", ""]
+    out += [
         f"run        {report['run']}",
         f"dataset    {report['dataset']['name']} ({report['n_tracks']} tracks evaluated, "
         f"{report.get('n_segments') if report.get('n_segments') is not None else '-'} segments)",

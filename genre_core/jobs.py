@@ -106,6 +106,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "test_size": 0.2,
     "valid_size": 0.1,
     "k": 5,
+    "group": "track",
+    "refit": False,
     "augment": None,
     "n_augment": 0,
     "name": None,
@@ -311,6 +313,11 @@ def normalise_config(cfg: Mapping[str, Any]) -> dict:
         out["input_spec"] = out["input_spec"].to_dict()
     out["overwrite"] = bool(out["overwrite"])
     out["use_cache"] = bool(out["use_cache"])
+    out["refit"] = bool(out["refit"])
+    if out["group"] not in ("track", "artist"):
+        raise JobError(f"Job setting group must be 'track' or 'artist', not {out['group']!r}.")
+    if out["refit"] and out["split"] != "kfold":
+        raise JobError("refit needs the k-fold split: the folds give the figures, the refit model uses every track.")
     name = out["name"]
     if name is not None and str(name).strip():
         name = check_run_name(str(name).strip())
@@ -405,7 +412,7 @@ def split_options(dataset) -> list[dict]:
 
 
 def split_preview(dataset, protocol: str = "track", *, seed: int = 0, test_size: float = 0.2,
-                  valid_size: float = 0.1, k: int = 5):
+                  valid_size: float = 0.1, k: int = 5, group: str = "track"):
     """Tracks per genre on each side of the split a job would use (before any audio is decoded).
 
     Returns
@@ -421,7 +428,7 @@ def split_preview(dataset, protocol: str = "track", *, seed: int = 0, test_size:
     """
     from .training import make_split
 
-    sp = make_split(dataset, protocol, seed=seed, test_size=test_size, valid_size=valid_size, k=k)
+    sp = make_split(dataset, protocol, seed=seed, test_size=test_size, valid_size=valid_size, k=k, group=group)
     notes = []
     if isinstance(sp, list):
         notes.append(f"{len(sp)} folds: every track is tested exactly once; the table shows fold 1.")
@@ -757,7 +764,7 @@ class _Progress:
         epoch_row = stage == "training" and (d.get("epoch") or 0) >= 1
         if epoch_row:
             row = {k: d.get(k) for k in ("epoch", "epochs", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
-                                         "fold", "folds", "member", "members")
+                                         "fold", "folds", "member", "members", "refit")
                    if k in d}
             row["t"] = round(time.monotonic() - self.t0, 3)
             with open(self.folder / HISTORY_FILE, "a", encoding="utf-8") as fh:
@@ -840,6 +847,8 @@ def run_job(folder: str | os.PathLike) -> dict:
             test_size=float(cfg.get("test_size", 0.2)),
             valid_size=float(cfg.get("valid_size", 0.1)),
             k=int(cfg.get("k", 5)),
+            group=str(cfg.get("group", "track")),
+            refit=bool(cfg.get("refit", False)),
             augment=cfg.get("augment"),
             n_augment=int(cfg.get("n_augment", 0)),
             out=name,

@@ -30,9 +30,12 @@ Protocols (``split=``)
     tested on its held-out fold; the metrics are computed on the pooled
     out-of-fold predictions (every track tested exactly once,
     ``metrics["evaluated_on"] == "kfold"``, per-fold figures in
-    ``metrics["folds"]``). The saved model is the **last fold's** model, so the
-    metrics estimate the procedure, not that exact model; the run says so in
-    its ``notes``.
+    ``metrics["folds"]``, ``fold_<metric>_mean`` / ``_std`` beside them).
+    ``group="artist"`` keeps each artist's tracks in one fold. With
+    ``refit=True`` the saved model is fitted on every track afterwards (see
+    :func:`refit_overrides`); otherwise it is the **last fold's** model. Either
+    way the metrics estimate the procedure, not that exact model; the run says
+    so in its ``notes``.
 a :class:`~genre_core.splits.Split`
     Used as given (after the leak check).
 
@@ -178,7 +181,7 @@ def _table_window(dataset) -> float:
 
 
 def make_split(dataset, split: Any = "track", *, seed: int = 0, test_size: float = 0.2,
-               valid_size: float = 0.1, k: int = 5):
+               valid_size: float = 0.1, k: int = 5, group: str = "track"):
     """A :class:`~genre_core.splits.Split` (or a list of k folds for ``"kfold"``), leak-checked.
 
     Raises :class:`~genre_core.errors.SplitLeakError` for a given split that
@@ -202,8 +205,11 @@ def make_split(dataset, split: Any = "track", *, seed: int = 0, test_size: float
         return split
     if not isinstance(split, str) or split not in SPLIT_PROTOCOLS:
         raise GenreLabError(f"Unknown split {split!r}; use one of: track, artist, ff, kfold (or a Split).")
+    if group not in ("track", "artist"):
+        raise GenreLabError(f"Unknown grouping {group!r}; use 'track' or 'artist'.")
     if split in ("track", "artist"):
-        return track_split(dataset, test_size=test_size, valid_size=valid_size, seed=seed, group=split)
+        return track_split(dataset, test_size=test_size, valid_size=valid_size, seed=seed,
+                           group="artist" if "artist" in (split, group) else "track")
     if split in ("ff", "gtzan_filtered"):
         # Without GTZAN's test tracks, evaluate on the filtered valid tracks and hold the validation
         # part out of the filtered train tracks (gtzan_dev_split), so early stopping never sees the
@@ -216,7 +222,48 @@ def make_split(dataset, split: Any = "track", *, seed: int = 0, test_size: float
             if "stratified" not in str(err) and "groups" not in str(err):
                 raise
             return gtzan_filtered_split(dataset)
-    return kfold_splits(dataset, k=k, seed=seed, valid_size=valid_size)
+    return kfold_splits(dataset, k=k, seed=seed, valid_size=valid_size, group=group)
+
+
+#: Headline metrics reported as mean ± std over cross-validation folds.
+FOLD_METRICS = ("track_accuracy", "balanced_accuracy", "macro_f1", "segment_accuracy")
+
+
+def fold_spread(fold_metrics: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """``fold_<metric>_mean`` / ``fold_<metric>_std`` (sample std) for every :data:`FOLD_METRICS`.
+
+    Examples
+    --------
+    >>> fold_spread([{"track_accuracy": 0.5}, {"track_accuracy": 0.7}])["fold_track_accuracy_mean"]
+    0.6
+    """
+    out: dict[str, float] = {}
+    for key in FOLD_METRICS:
+        vals = [float(f[key]) for f in fold_metrics if f.get(key) is not None]
+        if vals:
+            out[f"fold_{key}_mean"] = round(float(np.mean(vals)), 6)
+            out[f"fold_{key}_std"] = round(float(np.std(vals, ddof=1)), 6) if len(vals) > 1 else 0.0
+    return out
+
+
+def refit_overrides(model_cls, best_steps: Sequence[Any]) -> dict[str, int]:
+    """Hyperparameters for the refit on all tracks: train as long as the folds' models did.
+
+    The length is the median of the folds' best epoch (networks) or boosting
+    round (xgboost), each chosen on that fold's validation tracks. Without a
+    validation side early stopping has nothing to watch, so it is switched off.
+    Backends without a training length (linear) get no overrides.
+    """
+    names = {p.name for p in model_cls.param_specs()}
+    steps = [int(b) for b in best_steps if isinstance(b, (int, np.integer)) and b > 0]
+    if not steps:
+        return {}
+    n = max(1, int(round(float(np.median(steps)))))
+    if "n_estimators" in names:
+        return {"n_estimators": n, "early_stopping": 0}
+    if "epochs" in names:
+        return {"epochs": n, "patience": 0}
+    return {}
 
 
 def _stack(inputs: Mapping, items: Sequence[str], label_of: Mapping[str, str]):
@@ -338,6 +385,8 @@ def train(
     test_size: float = 0.2,
     valid_size: float = 0.1,
     k: int = 5,
+    group: str = "track",
+    refit: bool = False,
     augment=None,
     n_augment: int = 0,
     out: str | Path | None = None,
@@ -373,6 +422,15 @@ def train(
         for ``"kfold"``).
     k : int
         Folds for ``"kfold"``.
+    group : {"track", "artist"}
+        What the folds keep together (``"artist"``: all tracks of an artist in
+        one fold; needs ``artists.csv``). ``split="artist"`` implies it.
+    refit : bool
+        With ``"kfold"``: after cross-validation, fit the saved model on every
+        development track, training as long as the folds' models did (median of
+        their best epoch / boosting round, chosen on the folds' validation
+        tracks, never on a test fold). The run's figures stay the
+        cross-validated estimates. Without ``refit`` the last fold's model is saved.
     augment : AugmentConfig, dict or None
         Augmentation of training tracks; used when ``n_augment > 0``
         (``None`` then means the default :class:`~genre_core.augment.AugmentConfig`).
@@ -448,7 +506,10 @@ def train(
                 cfg = AugmentConfig()
             augmenter = Augmenter(cfg, seed=seed)
         rep.stage("splitting")
-        splits = make_split(ds, split, seed=seed, test_size=test_size, valid_size=valid_size, k=k)
+        if refit and split != "kfold":
+            raise GenreLabError("refit needs --split kfold: the folds' out-of-fold predictions give the "
+                                "figures, the refit model is trained on every track.")
+        splits = make_split(ds, split, seed=seed, test_size=test_size, valid_size=valid_size, k=k, group=group)
         rep.check("before extracting inputs")
     except BaseException:
         writer.abandon()
@@ -529,6 +590,18 @@ def train(
                                          "best_epoch": model.best_epoch_, "epochs_run": len(model.history)})
         rep.extra = {}
         rep.stage("evaluating", 1, 1)
+        refit_record = None
+        if folds and refit:
+            overrides = refit_overrides(model_cls, [f["best_epoch"] for f in fold_metrics])
+            all_ids = sorted({t for f in folds for t in (*f.train, *f.valid, *f.test)} & set(inputs))
+            aug_all = [f"{t}#aug{j}" for t in all_ids for j in range(1, n_augment + 1)] if augmenter else []
+            everything = _stack(inputs, all_ids + [a for a in aug_all if a in inputs], label_of)
+            rep.extra = {"refit": True}
+            model, dt = _fit(model_cls, spec, {**params, **overrides}, everything, None, labels, rep, should_stop)
+            rep.extra = {}
+            t_train += dt
+            refit_record = {"n_tracks": len(all_ids), "overrides": overrides,
+                            "chosen_from": "median best epoch / round of the folds (their validation tracks)"}
 
         # ---- metrics
         metrics: dict[str, Any] = {}
@@ -546,13 +619,16 @@ def train(
                 tracks_df.insert(1, "fold", [fold_of[t] for t in tracks_df["track_id"]])
                 metrics["evaluated_on"] = "kfold"
                 metrics["folds"] = fold_metrics
-                accs = [f["track_accuracy"] for f in fold_metrics if f["track_accuracy"] is not None]
-                if accs:
-                    metrics["fold_track_accuracy_mean"] = float(np.mean(accs))
-                    metrics["fold_track_accuracy_std"] = float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+                metrics.update(fold_spread(fold_metrics))
+                metrics["cv"] = {"k": len(folds), "group": group, "refit": bool(refit_record)}
+                kept = (f"the saved model was refit on all {refit_record['n_tracks']} tracks "
+                        f"({', '.join(f'{k_}={v}' for k_, v in refit_record['overrides'].items()) or 'same settings'}"
+                        f"); the figures are its cross-validated estimates" if refit_record
+                        else "the saved model is the last fold's")
                 notes.append(
-                    f"{len(folds)}-fold cross-validation: metrics pool the out-of-fold predictions of {len(folds)} "
-                    f"models (every track tested once); the saved model is the last fold's."
+                    f"{len(folds)}-fold cross-validation grouped by {group}: metrics pool the out-of-fold "
+                    f"predictions of {len(folds)} models (every track tested once), with mean ± std over folds; "
+                    f"{kept}."
                 )
             else:
                 metrics["evaluated_on"] = oof[0][3]
@@ -573,9 +649,12 @@ def train(
         writer.write_history(model.history)
         writer.write_predictions(tracks_df, segments_df)
         split_record = main_split.to_dict() if not folds else {
-            "protocol": "kfold", "seed": seed, "k": len(folds), "folds": [f.to_dict() for f in folds],
+            "protocol": "kfold", "seed": seed, "k": len(folds), "group": group, "refit": bool(refit_record),
+            "folds": [f.to_dict() for f in folds],
             "train": main_split.train, "valid": main_split.valid, "test": main_split.test,
         }
+        if refit_record:
+            record["refit"] = refit_record
         n_tracks_extracted = sum(1 for key in inputs if "#" not in key)
         record.update(
             {

@@ -74,8 +74,8 @@ def split_options_cached(spec: str, stamp: float) -> list[dict]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def split_preview_cached(spec: str, stamp: float, protocol: str, seed: int, test_size: float,
-                         valid_size: float, k: int):
-    return jobs.split_preview(dataset_cached(spec, stamp), protocol, seed=seed, test_size=test_size,
+                         valid_size: float, k: int, group: str = "track"):
+    return jobs.split_preview(dataset_cached(spec, stamp), protocol, seed=seed, test_size=test_size, group=group,
                               valid_size=valid_size, k=k)
 
 
@@ -244,7 +244,7 @@ def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
             st.caption(f"{jobs.SPLIT_CHOICES[o['protocol']]} is not available: {o['reason'].rstrip('.')}.")
         elif o["protocol"] == proto and o["reason"]:
             st.caption(f"Note: {o['reason']}.")
-    settings = {"split": proto, "test_size": 0.2, "valid_size": 0.1, "k": 5}
+    settings = {"split": proto, "test_size": 0.2, "valid_size": 0.1, "k": 5, "group": "track", "refit": False}
     c1, c2, c3 = st.columns(3)
     if proto in ("track", "artist"):
         settings["test_size"] = c1.slider("Test fraction", 0.1, 0.5, 0.2, 0.05, key="train_test")
@@ -254,9 +254,18 @@ def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
         settings["k"] = c1.number_input("Folds", 2, 20, 5, key="train_k")
         settings["valid_size"] = c2.slider("Validation fraction of each training fold", 0.05, 0.4, 0.1, 0.05,
                                            key="train_valid_k")
+        has_artists = any(o["protocol"] == "artist" and o["ok"] for o in options)
+        settings["group"] = c3.radio("Keep together", ["track", "artist"] if has_artists else ["track"],
+                                     horizontal=True, key="train_group",
+                                     help="artist: every track of an artist in the same fold, so no fold is "
+                                          "tested on an artist it trained on (needs artists.csv).")
+        settings["refit"] = st.checkbox("Refit on all tracks after cross-validation", value=True, key="train_refit",
+                                        help="The saved model is trained on every track, as long as the folds' "
+                                             "models trained (chosen on their validation tracks); its figures "
+                                             "are the cross-validated estimates.")
     try:
         table, notes = split_preview_cached(spec, stamp, proto, seed, settings["test_size"], settings["valid_size"],
-                                            int(settings["k"]))
+                                            int(settings["k"]), settings["group"])
     except GenreLabError as err:
         show_error(err, context="This split is not possible")
         return settings, False

@@ -190,6 +190,8 @@ def stage_line(status: dict) -> str:
     bits = [words]
     if stage == "training" and status.get("epochs"):
         fold = f", fold {status['fold']} of {status['folds']}" if status.get("folds") else ""
+        if status.get("refit"):
+            fold = ", refit on all tracks"
         member = f", member {status['member']} of {status['members']}" if status.get("members") else ""
         unit = progress_unit((status.get("config") or {}).get("backend"))
         bits = [f"training: {unit} {status.get('epoch') or 0} of {status['epochs']}{fold}{member}"]

@@ -1,0 +1,104 @@
+"""Cross-validation grouped by track or artist, refit on all tracks, and honest evaluation reports (issue 11)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genre_core.backends import get_backend
+from genre_core.cli import main
+from genre_core.dataset import open_dataset
+from genre_core.errors import GenreLabError
+from genre_core.training import fold_spread, refit_overrides, train
+
+FAST_MLP = {"epochs": 20, "hidden": 16}
+
+
+@pytest.fixture()
+def models(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENRE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("GENRE_THREADS", "1")
+    return tmp_path / "models"
+
+
+@pytest.fixture()
+def artist_dataset(synthetic_dataset_dir, tmp_path):
+    """The synthetic folder with an artists.csv: the first two tracks of each genre share an artist."""
+    root = tmp_path / "with-artists"
+    shutil.copytree(synthetic_dataset_dir, root)
+    ds = open_dataset(str(root))
+    rows = [{"track_id": t.track_id, "artist": f"{t.label}-artist{max(i - 1, 0)}"}
+            for label in ds.labels
+            for i, t in enumerate(sorted((t for t in ds.tracks if t.label == label), key=lambda t: t.track_id))]
+    pd.DataFrame(rows).to_csv(root / "artists.csv", index=False)
+    return root
+
+
+def test_kfold_refit_keeps_every_out_of_fold_prediction_and_refits_on_all(models, synthetic_dataset_dir):
+    run = train(str(synthetic_dataset_dir), "mlp", FAST_MLP, split="kfold", k=3, valid_size=0.3, refit=True, out="cv-refit",
+                n_jobs=1)
+    m = run.metrics
+    ds = open_dataset(str(synthetic_dataset_dir))
+    # every development track has its out-of-fold prediction (Compare's drill-down covers them all)
+    tracks = run.track_predictions()
+    assert sorted(tracks["track_id"]) == sorted(t.track_id for t in ds.tracks)
+    assert set(tracks["fold"]) == {1, 2, 3}
+    # mean ± std over folds for every headline figure, beside the pooled figures
+    for key in ("track_accuracy", "balanced_accuracy", "macro_f1", "segment_accuracy"):
+        assert 0 <= m[f"fold_{key}_mean"] <= 1 and m[f"fold_{key}_std"] >= 0
+    assert m["cv"] == {"k": 3, "group": "track", "refit": True}
+    # the refit trained on every track, as long as the folds' models (median best epoch)
+    refit = run.info["refit"]
+    assert refit["n_tracks"] == len(ds.tracks)
+    best = sorted(f["best_epoch"] for f in m["folds"])
+    assert refit["overrides"] == {"epochs": best[1], "patience": 0}
+    assert len(run.model.history) == best[1]
+    assert all(h["val_loss"] is None for h in run.model.history)  # nothing held out: no test fold was looked at
+    assert run.info["split"]["refit"] is True
+    assert any("refit on all" in n for n in run.info["notes"])
+
+
+def test_refit_overrides_per_backend():
+    assert refit_overrides(get_backend("xgb"), [10, 30, 20]) == {"n_estimators": 20, "early_stopping": 0}
+    assert refit_overrides(get_backend("cnn"), [4, 6]) == {"epochs": 5, "patience": 0}
+    assert refit_overrides(get_backend("linear"), [1, 1]) == {}
+    assert refit_overrides(get_backend("mlp"), [None, 0]) == {}
+    spread = fold_spread([{"track_accuracy": 0.5, "macro_f1": None}, {"track_accuracy": 0.7, "macro_f1": 0.4}])
+    assert spread["fold_track_accuracy_mean"] == pytest.approx(0.6)
+    assert spread["fold_track_accuracy_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1), abs=1e-6)
+    assert spread["fold_macro_f1_std"] == 0.0
+
+
+def test_artist_grouped_folds_never_split_an_artist(models, artist_dataset):
+    run = train(str(artist_dataset), "xgb", {"n_estimators": 20}, split="kfold", k=2, valid_size=0.3, group="artist",
+                refit=True, out="cv-artist", n_jobs=1)
+    artists = pd.read_csv(artist_dataset / "artists.csv").set_index("track_id")["artist"]
+    folds = run.info["split"]["folds"]
+    for f in folds:
+        test_artists = {artists[t] for t in f["test"]}
+        train_artists = {artists[t] for t in (*f["train"], *f["valid"])}
+        assert not test_artists & train_artists
+    assert run.info["split"]["group"] == "artist"
+    assert set(run.info["refit"]["overrides"]) == {"n_estimators", "early_stopping"}
+
+
+def test_refit_needs_kfold(models, synthetic_dataset_dir, capsys):
+    with pytest.raises(GenreLabError, match="refit needs"):
+        train(str(synthetic_dataset_dir), "mlp", FAST_MLP, split="track", refit=True, out="nope", n_jobs=1)
+    rc = main(["train", str(synthetic_dataset_dir), "--model", "mlp", "--refit", "-q", "--out", "nope2"])
+    assert rc != 0 and "refit needs" in capsys.readouterr().err
+
+
+def test_cli_kfold_group_refit_and_an_overlapping_evaluation_is_flagged(models, synthetic_dataset_dir, capsys):
+    assert main(["train", str(synthetic_dataset_dir), "--model", "mlp", "--split", "kfold", "--k", "3",
+                 "--group", "track", "--refit", "--valid-size", "0.3", "--epochs", "10", "--hidden", "8", "--out", "cli-cv", "-q",
+                 "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "folds" in out and "±" in out and "refit on all" in out
+    # evaluating on the tracks it was trained on: loud warning, and the figure on unseen tracks (none here)
+    assert main(["evaluate", "user/cli-cv", str(synthetic_dataset_dir), "-q", "--jobs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("WARNING") and "optimistic" in text and "No track of this dataset is new" in text
