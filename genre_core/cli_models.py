@@ -174,8 +174,9 @@ def add_commands(subparsers) -> None:
                    help="feature set for feature models (gtzan57, mfcc_stats, edm, ...)")
     p.add_argument("--members", nargs="+", default=None, metavar="RUN",
                    help="member runs of a soft-voting ensemble (--model ensemble)")
-    p.add_argument("--weights", nargs="+", type=float, default=None, metavar="W",
-                   help="member weights for the soft-voting ensemble (default equal)")
+    p.add_argument("--weights", nargs="+", type=_weight, default=None, metavar="W",
+                   help="member weights for the soft-voting ensemble (default equal), or 'fit': fitted on the "
+                        "members' out-of-fold predictions (nested, so the ensemble's figures stay honest)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any hyperparameter, e.g. --set dropout=0.4 (repeatable)")
     p.add_argument("--json", action="store_true", help="print the run's record (JSON) on stdout")
@@ -312,6 +313,16 @@ def _input_spec(args, backend: str):
     return dataclasses.replace(spec, **changes)
 
 
+def _weight(text: str):
+    """A voting weight: a number, or the word ``fit``."""
+    if text.strip().lower() == "fit":
+        return "fit"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a weight (a number, or 'fit')") from None
+
+
 def _headline_lines(run) -> list[str]:
     m = run.metrics
     lines = [f"run        {run.id}  ({run.path})"]
@@ -344,7 +355,12 @@ def cmd_train(args) -> int:
         if args.dataset and not args.quiet:
             print("note: a voting ensemble is built from its members' saved test predictions; "
                   "DATASET is not used.", file=sys.stderr)
-        run = train_voting(args.members, args.weights, out=args.out, overwrite=args.overwrite,
+        weights = args.weights
+        if weights and "fit" in weights:
+            if weights != ["fit"]:
+                raise GenreLabError("--weights fit stands alone (no numbers beside it).")
+            weights = "fit"
+        run = train_voting(args.members, weights, out=args.out, overwrite=args.overwrite,
                            progress=progress, info=info)
     else:
         if args.model == "voting":

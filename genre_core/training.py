@@ -246,24 +246,39 @@ def fold_spread(fold_metrics: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
-def refit_overrides(model_cls, best_steps: Sequence[Any]) -> dict[str, int]:
-    """Hyperparameters for the refit on all tracks: train as long as the folds' models did.
+def refit_overrides(model_cls, best_steps: Sequence[Any],
+                    chosen: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Hyperparameters for the refit on all tracks: what the folds' models chose, on their validation tracks.
 
-    The length is the median of the folds' best epoch (networks) or boosting
-    round (xgboost), each chosen on that fold's validation tracks. Without a
-    validation side early stopping has nothing to watch, so it is switched off.
-    Backends without a training length (linear) get no overrides.
+    The training length is the median of the folds' best epoch (networks) or
+    boosting round (xgboost); without a validation side early stopping has
+    nothing to watch, so it is switched off. A value a fit chose itself (e.g.
+    linear's ``C`` from ``C_grid``) takes the folds' median (geometric for
+    positive values) and the search is switched off.
+
+    Examples
+    --------
+    >>> from genre_core.backends import get_backend
+    >>> refit_overrides(get_backend("linear"), [1, 1, 1], [{"C": 0.01}, {"C": 0.1}, {"C": 1.0}])
+    {'C': 0.1, 'C_grid': ''}
     """
     names = {p.name for p in model_cls.param_specs()}
+    out: dict[str, Any] = {}
+    keys = sorted({k for c in chosen for k in c})
+    for key in keys:
+        vals = [float(c[key]) for c in chosen if isinstance(c.get(key), (int, float))]
+        if vals and key in names:
+            med = float(np.exp(np.median(np.log(vals)))) if min(vals) > 0 else float(np.median(vals))
+            out[key] = float(f"{med:.6g}")
+            if f"{key}_grid" in names:
+                out[f"{key}_grid"] = ""
     steps = [int(b) for b in best_steps if isinstance(b, (int, np.integer)) and b > 0]
-    if not steps:
-        return {}
-    n = max(1, int(round(float(np.median(steps)))))
-    if "n_estimators" in names:
-        return {"n_estimators": n, "early_stopping": 0}
-    if "epochs" in names:
-        return {"epochs": n, "patience": 0}
-    return {}
+    n = max(1, int(round(float(np.median(steps))))) if steps else None
+    if n is not None and "n_estimators" in names:
+        out.update({"n_estimators": n, "early_stopping": 0})
+    elif n is not None and "epochs" in names:
+        out.update({"epochs": n, "patience": 0})
+    return out
 
 
 def _stack(inputs: Mapping, items: Sequence[str], label_of: Mapping[str, str]):
@@ -587,12 +602,14 @@ def train(
                                          "track_accuracy": m["track_accuracy"],
                                          "balanced_accuracy": m["balanced_accuracy"],
                                          "macro_f1": m["macro_f1"], "segment_accuracy": m["segment_accuracy"],
-                                         "best_epoch": model.best_epoch_, "epochs_run": len(model.history)})
+                                         "best_epoch": model.best_epoch_, "epochs_run": len(model.history),
+                                         "chosen": dict(getattr(model, "chosen_params_", {}) or {})})
         rep.extra = {}
         rep.stage("evaluating", 1, 1)
         refit_record = None
         if folds and refit:
-            overrides = refit_overrides(model_cls, [f["best_epoch"] for f in fold_metrics])
+            overrides = refit_overrides(model_cls, [f["best_epoch"] for f in fold_metrics],
+                                        [f.get("chosen") or {} for f in fold_metrics])
             all_ids = sorted({t for f in folds for t in (*f.train, *f.valid, *f.test)} & set(inputs))
             aug_all = [f"{t}#aug{j}" for t in all_ids for j in range(1, n_augment + 1)] if augmenter else []
             everything = _stack(inputs, all_ids + [a for a in aug_all if a in inputs], label_of)
@@ -601,7 +618,8 @@ def train(
             rep.extra = {}
             t_train += dt
             refit_record = {"n_tracks": len(all_ids), "overrides": overrides,
-                            "chosen_from": "median best epoch / round of the folds (their validation tracks)"}
+                            "chosen_from": "median over the folds of what each chose on its validation tracks "
+                                           "(best epoch / boosting round, C)"}
 
         # ---- metrics
         metrics: dict[str, Any] = {}
@@ -721,8 +739,13 @@ def train_voting(
     Parameters
     ----------
     run_ids : sequence of run references (at least two)
-    weights : sequence of float, optional
-        One non-negative weight per member (normalised to sum 1); default equal.
+    weights : sequence of float, "fit" or None
+        One non-negative weight per member (normalised to sum 1); default
+        equal. ``"fit"``: weights that minimise the log loss of the members'
+        out-of-fold predictions on their shared tracks (see
+        :func:`~genre_core.backends.ensemble.fit_vote_weights`); the
+        ensemble's figures are then nested: each fold's tracks are scored
+        with weights fitted on the other folds only.
     out : run name / location (see :func:`genre_core.runs.resolve_out`).
 
     Raises
@@ -747,9 +770,12 @@ def train_voting(
                 f"Label-set mismatch: {members[0].id} predicts {labels} but {m.id} predicts {m.labels}; "
                 f"only runs with the same genres can vote together."
             )
-    from .backends.ensemble import SoftVoter
+    from .backends.ensemble import SoftVoter, fit_vote_weights
 
-    voter = SoftVoter([m.id for m in members], [m.labels for m in members], weights)
+    fit = isinstance(weights, str)
+    if fit and weights != "fit":
+        raise RunError(f"Voting weights must be numbers or 'fit', not {weights!r}.")
+    voter = SoftVoter([m.id for m in members], [m.labels for m in members], None if fit else weights)
     w = voter.weights
     labels = voter.classes_.tolist()
 
@@ -784,8 +810,28 @@ def train_voting(
                 truth = t["true"].astype(str).tolist()
             elif truth != t["true"].astype(str).tolist():
                 raise RunError(f"Run {m.id} disagrees with {members[0].id} about the true labels of shared tracks.")
-        mix = voter.combine(mats)
+        if fit:
+            y = np.array([labels.index(t) for t in truth])
+            aligned = [P[:, order] for P, order in zip(mats, voter._orders)]
+            folds = _shared_folds(tables, common, len(common))
+            mix = np.zeros((len(common), len(labels)))
+            fold_weights = []
+            for f in sorted(set(folds)):  # nested: fold f scored with weights fitted on the other folds
+                inside, outside = folds == f, folds != f
+                wf = fit_vote_weights([P[outside] for P in aligned], y[outside])
+                fold_weights.append([round(float(x), 4) for x in wf])
+                mix[inside] = np.tensordot(wf, np.stack([P[inside] for P in aligned]), axes=1)
+            w = fit_vote_weights(aligned, y)
+            voter = SoftVoter(voter.member_ids, [m.labels for m in members], w)
+            notes.append(f"Weights fitted on the members' out-of-fold predictions of {len(common)} tracks "
+                         f"(log loss): {', '.join(f'{m.id} {x:.2f}' for m, x in zip(members, w))}. The figures "
+                         f"are nested: each of the {len(set(folds))} folds is scored with weights fitted on the "
+                         "others, so no track helped choose the weights it is scored with.")
+        else:
+            mix = voter.combine(mats)
         metrics = evaluate_track_probabilities(mix, truth, labels)
+        if fit:
+            metrics["fold_weights"] = fold_weights
         metrics["evaluated_on"] = evaluated_on.pop() if len(evaluated_on) == 1 else "mixed"
         metrics["member_track_accuracy"] = {}
         for m, t in zip(members, tables):
@@ -827,6 +873,19 @@ def train_voting(
     run.members = [(m, float(wi)) for m, wi in zip(members, w)]
     rep.stage("done", 1, 1, run_id=run.id)
     return run
+
+
+def _shared_folds(tables, common: Sequence[str], n: int, k: int = 5) -> np.ndarray:
+    """Fold number of each shared track: the members' own k-fold assignment when they agree, else k stratum-free
+    folds in track order (deterministic)."""
+    folds = None
+    if all("fold" in t.columns for t in tables):
+        cols = [t.set_index("track_id").loc[list(common), "fold"].to_numpy() for t in tables]
+        if all(np.array_equal(cols[0], c) for c in cols[1:]) and len(set(cols[0].tolist())) > 1:
+            folds = np.asarray(cols[0], dtype=np.int64)
+    if folds is None:
+        folds = np.arange(n) % max(2, min(k, n))
+    return folds
 
 
 def _sum_or_none(values: Iterable[Any]) -> float | None:

@@ -102,3 +102,47 @@ def test_cli_kfold_group_refit_and_an_overlapping_evaluation_is_flagged(models, 
     assert main(["evaluate", "user/cli-cv", str(synthetic_dataset_dir), "-q", "--jobs", "1"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("WARNING") and "optimistic" in text and "No track of this dataset is new" in text
+
+
+def test_linear_chooses_c_on_validation_and_the_refit_takes_the_folds_median(models, synthetic_dataset_dir):
+    run = train(str(synthetic_dataset_dir), "linear", {"C_grid": "0.001,0.1,10"}, split="kfold", k=3,
+                valid_size=0.3, refit=True, out="cv-linear", n_jobs=1,
+                input_spec={"kind": "features", "feature_set": "mfcc_stats", "window": 3.0})
+    chosen = [f["chosen"]["C"] for f in run.metrics["folds"]]
+    assert all(c in (0.001, 0.1, 10.0) for c in chosen)
+    expected = float(f"{np.exp(np.median(np.log(chosen))):.6g}")
+    assert run.info["refit"]["overrides"] == {"C": expected, "C_grid": ""}
+    assert run.model.params["C"] == expected
+
+
+def test_voting_weights_fitted_on_out_of_fold_predictions_nested(models, synthetic_dataset_dir, capsys):
+    from genre_core.backends.ensemble import fit_vote_weights
+    from genre_core.training import train_voting
+
+    common = dict(split="kfold", k=3, valid_size=0.3, refit=True, n_jobs=1)
+    good = train(str(synthetic_dataset_dir), "xgb", {"n_estimators": 30}, out="v-good", **common)
+    weak = train(str(synthetic_dataset_dir), "mlp", {"epochs": 1, "hidden": 2, "lr": 1e-5}, out="v-weak", **common)
+    assert main(["train", "--model", "ensemble", "--members", "user/v-good", "user/v-weak", "--weights", "fit",
+                 "--out", "v-fit", "-q"]) == 0
+    capsys.readouterr()
+    from genre_core.runs import load_run
+
+    vote = load_run("user/v-fit")
+    w = dict((m.id, wt) for m, wt in vote.members)
+    assert w["user/v-good"] > w["user/v-weak"]
+    assert len(vote.metrics["fold_weights"]) == 3  # nested: one weight vector per held-out fold
+    assert any("nested" in n for n in vote.info["notes"])
+    # fitting weights on the same folds the figures come from would be optimistic: the nested figure
+    # never beats what the weights fitted on everything reach on those tracks
+    tables = [good.track_predictions().set_index("track_id"), weak.track_predictions().set_index("track_id")]
+    ids = sorted(set(tables[0].index) & set(tables[1].index))
+    labels = good.labels
+    y = [labels.index(t) for t in tables[0].loc[ids, "true"]]
+    mats = [t.loc[ids, [f"p_{lab}" for lab in labels]].to_numpy() for t in tables]
+    full = fit_vote_weights(mats, y)
+    assert np.allclose(sorted(full), sorted(w.values()), atol=1e-6)
+    rc = main(["train", "--model", "ensemble", "--members", "user/v-good", "user/v-weak", "--weights", "fit", "1",
+               "--out", "v-bad", "-q"])
+    assert rc != 0 and "stands alone" in capsys.readouterr().err
+    with pytest.raises(GenreLabError, match="numbers or 'fit'"):
+        train_voting(["user/v-good", "user/v-weak"], "best", out="v-bad2")

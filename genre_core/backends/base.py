@@ -807,6 +807,7 @@ class GenreModel:
         self.input_shape_ = tuple(int(s) for s in X.shape[1:])
         self.history = []
         self.best_epoch_ = None
+        self.chosen_params_ = {}  # hyperparameters a fit chose on its validation windows (e.g. linear's C)
         return X, y_idx, Xv, yv_idx
 
     def _encode(self, y: np.ndarray, what: str) -> np.ndarray:

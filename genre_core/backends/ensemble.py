@@ -204,6 +204,40 @@ class CNNBagModel(GenreModel):
         self.bootstrap_used_ = state.get("bootstrap")
 
 
+def fit_vote_weights(probas: Sequence[np.ndarray], y: Sequence[int], *, ridge: float = 1e-3) -> np.ndarray:
+    """Non-negative weights (summing to 1) that minimise the log loss of the weighted mean probability.
+
+    ``probas[i]`` is member ``i``'s ``(n_tracks, n_classes)`` matrix (same
+    columns and rows for every member), ``y`` the true class index per track.
+    Fit on out-of-fold predictions only. A weight can reach ~0: the member is
+    effectively dropped. A small pull towards equal weights (``ridge``) keeps
+    ties stable.
+
+    Examples
+    --------
+    >>> good = np.array([[0.9, 0.1], [0.2, 0.8]]); bad = np.array([[0.5, 0.5], [0.6, 0.4]])
+    >>> w = fit_vote_weights([good, bad], [0, 1]); bool(w[0] > w[1])
+    True
+    """
+    from scipy.optimize import minimize
+
+    P = np.stack([np.asarray(p, dtype=np.float64) for p in probas])  # (m, n, c)
+    y = np.asarray(y, dtype=np.int64)
+    picked = P[:, np.arange(P.shape[1]), y]  # (m, n): each member's probability of the truth
+    m = len(P)
+
+    def loss(z):
+        w = np.exp(z - z.max())
+        w /= w.sum()
+        mix = np.clip(w @ picked, 1e-12, 1.0)
+        return float(-np.mean(np.log(mix)) + ridge * np.sum((w - 1.0 / m) ** 2))
+
+    res = minimize(loss, np.zeros(m), method="L-BFGS-B")
+    z = res.x if np.all(np.isfinite(res.x)) else np.zeros(m)
+    w = np.exp(z - z.max())
+    return w / w.sum()
+
+
 class SoftVoter:
     """Weighted mean of probability matrices from models that share a label set.
 

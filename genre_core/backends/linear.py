@@ -62,6 +62,8 @@ class LinearModel(GenreModel):
     def param_specs(cls) -> list[Param]:
         return [
             Param("C", 0.1, float, "Inverse L2 regularisation strength (smaller = stronger).", low=1e-6, high=1e6),
+            Param("C_grid", "", str, "Comma-separated C values tried on the validation windows; the one with the "
+                  "lowest validation log loss is kept (empty: use C as given).", advanced=True),
             Param("max_iter", 2000, int, "Maximum lbfgs iterations.", low=10, high=100000),
             Param("class_weight", "balanced", str, "Weight classes inversely to their frequency.",
                   choices=["balanced", "none"]),
@@ -89,10 +91,23 @@ class LinearModel(GenreModel):
         w = training_weights(y_idx, n_classes, self.params["class_weight"], sample_weight)
         reporter = EpochReporter(progress, 1)
         reporter.start()
-        clf = LogisticRegression(C=self.params["C"], max_iter=self.params["max_iter"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf.fit(Xs, y_idx, sample_weight=w)
+        grid = _parse_grid(self.params["C_grid"])
+        if grid and Xv is not None and len(Xv):
+            # choose C on the validation windows only (never a test side), then keep that fit
+            Xvs = self._scaler.transform(Xv.reshape(len(Xv), -1).astype(np.float64))
+            scores = {}
+            for c in grid:
+                check_cancel(should_stop, f"while trying C={c:g}")
+                cand = self._fit_lbfgs(Xs, y_idx, w, c)
+                p = cand.predict_proba(Xvs)
+                cols = {k: j for j, k in enumerate(cand.classes_)}
+                pv = np.array([p[i, cols[t]] if t in cols else 1e-12 for i, t in enumerate(yv_idx)])
+                scores[c] = float(-np.mean(np.log(np.clip(pv, 1e-12, 1.0))))
+            best = min(grid, key=lambda c: (scores[c], -c))
+            self.params = {**self.params, "C": best}
+            self.chosen_params_ = {"C": best}
+            self.selection_ = {"C": {f"{c:g}": round(v, 5) for c, v in scores.items()}}
+        clf = self._fit_lbfgs(Xs, y_idx, w, self.params["C"])
         # Columns for every class, also those absent from the training windows.
         coef = np.zeros((n_classes, Xs.shape[1]))
         intercept = np.full(n_classes, -1e9 if len(clf.classes_) < n_classes else 0.0)
@@ -110,6 +125,15 @@ class LinearModel(GenreModel):
         self.best_epoch_ = 1
         self.fit_time_s_ = round(time.perf_counter() - t0, 3)
         return self
+
+    def _fit_lbfgs(self, Xs, y_idx, w, C: float):
+        from sklearn.linear_model import LogisticRegression
+
+        clf = LogisticRegression(C=C, max_iter=self.params["max_iter"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(Xs, y_idx, sample_weight=w)
+        return clf
 
     def _proba_scaled(self, Xs: np.ndarray) -> np.ndarray:
         return softmax(Xs @ self._coef.T + self._intercept)
@@ -162,3 +186,20 @@ class LinearModel(GenreModel):
             raise RunError(f"{path}: coefficients of shape {coef.shape} do not fit {len(self.classes_)} classes x "
                            f"{n_features} features, or are not finite.")
         self._scaler, self._coef, self._intercept = scaler, coef, intercept
+
+
+def _parse_grid(text: str) -> list[float]:
+    """``"0.01, 0.1,1"`` -> ``[0.01, 0.1, 1.0]`` (positive values only; GenreLabError otherwise)."""
+    from ..errors import GenreLabError
+
+    out = []
+    for part in str(text or "").replace(";", ",").split(","):
+        if part.strip():
+            try:
+                v = float(part)
+            except ValueError:
+                raise GenreLabError(f"C_grid: {part.strip()!r} is not a number.") from None
+            if not (v > 0 and np.isfinite(v)):
+                raise GenreLabError(f"C_grid: every C must be a positive number, not {part.strip()}.")
+            out.append(v)
+    return sorted(set(out))
