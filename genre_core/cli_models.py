@@ -514,7 +514,7 @@ def cmd_sweep(args) -> int:
                        parse_grid(args.param, args.model), seeds=args.seeds, split=args.split, group=args.group,
                        k=args.k, test_size=args.test_size, valid_size=args.valid_size, name=args.name,
                        overwrite=args.overwrite, metric=args.metric, progress=_ProgressPrinter(args.quiet),
-                       n_jobs=args.jobs)
+                       n_jobs=args.jobs, use_cache=not args.no_cache)
     if args.json:
         print(json.dumps(record, indent=2))
         return 0

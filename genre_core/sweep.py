@@ -146,7 +146,7 @@ def _label(params: Mapping[str, Any], varying: Sequence[str]) -> str:
 
 
 def _train_task(dataset, backend: str, params: dict, split, seed: int, out: str, input_spec, sizes: dict,
-                info: dict, progress=None, should_stop=None, n_jobs: int = 1) -> dict:
+                info: dict, use_cache: bool = True, progress=None, should_stop=None, n_jobs: int = 1) -> dict:
     """One (configuration, seed, fold): train and save a run; a dict the sweep records.
 
     Runs where the engine puts it (a Dask worker, or this process). A user
@@ -158,7 +158,8 @@ def _train_task(dataset, backend: str, params: dict, split, seed: int, out: str,
     t0 = time.perf_counter()
     try:
         run = train(dataset, backend, params, input_spec=input_spec, split=split, seed=seed, out=out,
-                    progress=progress, should_stop=should_stop, n_jobs=n_jobs, info=info, **sizes)
+                    progress=progress, should_stop=should_stop, n_jobs=n_jobs, use_cache=use_cache, info=info,
+                    **sizes)
     except TrainingCancelled:
         raise
     except GenreLabError as err:
@@ -206,6 +207,7 @@ def run_sweep(
     should_stop: Callable[[], bool] | None = None,
     engine=None,
     n_jobs: int = -1,
+    use_cache: bool = True,
 ) -> dict:
     """Train every (configuration, seed[, fold]) and record the sweep; returns the sweep record.
 
@@ -242,6 +244,8 @@ def run_sweep(
         dataset and the models folder at the same paths (shared storage).
     n_jobs : int
         Local feature-extraction processes per task when running locally.
+    use_cache : bool
+        Read and write the feature cache (on Dask: the workers' ``GENRE_CACHE_DIR``).
     """
     from . import engine as _engine
     from .backends import get_backend
@@ -344,11 +348,23 @@ def run_sweep(
     def args_of(t: dict) -> tuple:
         out = str((root / t["run_name"]).resolve())
         kw = dict(info, sweep_config=t["config"], sweep_seed=t["seed"], sweep_fold=t["fold"])
-        return (ds, cls.name, dict(configs[t["config"]]), t["split"], t["seed"], out, input_spec, sizes, kw)
+        return (ds, cls.name, dict(configs[t["config"]]), t["split"], t["seed"], out, input_spec, sizes, kw,
+                use_cache)
 
-    if progress is not None:
-        progress({"stage": "sweep", "done": 0, "total": total})
     try:
+        if use_cache and ds.kind != "table":
+            # every task needs (nearly) every track's inputs: compute them once, spread over the engine, into
+            # the cache the tasks read, instead of letting each worker's first task extract the whole dataset
+            from .inputs import compute_dataset_inputs
+            from .training import resolve_input_spec
+
+            t0 = time.perf_counter()
+            with _engine.use(eng):
+                compute_dataset_inputs(ds.tracks, resolve_input_spec(cls, input_spec, ds), n_jobs=n_jobs,
+                                       progress=progress, should_stop=should_stop)
+            record["extraction_s"] = round(time.perf_counter() - t0, 3)
+        if progress is not None:
+            progress({"stage": "sweep", "done": 0, "total": total})
         if eng.is_dask:
             # completion order: each result says which task it was
             results = eng.map(_indexed_task, [(i, *args_of(t)) for i, t in enumerate(tasks)],
