@@ -110,6 +110,16 @@ def test_sweep_on_dask_groups_runs_with_mean_and_std(dask_engine, synthetic_data
     assert list(frame["best"]).count("best") == 1 and "±" in frame["track_accuracy"].iloc[0]
     assert [s["name"] for s in list_sweeps()] == ["sw"]
     assert progress[-1] == {**progress[-1], "stage": "sweep", "done": 4, "total": 4}
+    # Compare renders the sweep: one row per configuration, mean ± std, the best marked
+    from app_fixtures import new_app
+
+    at = new_app("pages/3_Compare.py")
+    at.run()
+    assert not at.exception
+    assert [e.label for e in at.expander if e.label.startswith("Sweeps")] == ["Sweeps (1)"]
+    shown = next(df.value for df in at.dataframe if "configuration" in df.value.columns)
+    assert list(shown["configuration"]) == ["dropout=0.1", "dropout=0.3"]
+    assert list(shown["best"]).count("best") == 1
 
 
 def test_sweep_kfold_locally_one_run_per_fold(synthetic_dataset_dir, tmp_path, monkeypatch):
@@ -182,3 +192,22 @@ def test_many_small_tasks_are_chunked_and_all_come_back(dask_engine):
                                  stop_message="halt"):
             n.append(1)
     assert len(n) == 30
+
+
+def test_cli_sweep_prints_mean_std_table(synthetic_dataset_dir, tmp_path, monkeypatch, capsys):
+    from genre_core.cli import main
+
+    monkeypatch.setenv("GENRE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("GENRE_THREADS", "1")
+    monkeypatch.delenv("GENRE_DASK", raising=False)
+    rc = main(["sweep", str(synthetic_dataset_dir), "--model", "xgb", "--param", "n_estimators=5,10",
+               "--param", "max_depth=2", "--seeds", "0", "1", "--name", "clisweep", "--test-size", "0.34",
+               "--valid-size", "0.34", "-q", "-j", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "sweep clisweep: 4 runs on local processes" in out and out.count("±") == 6
+    assert "n_estimators=5" in out and "n_estimators=10" in out
+    assert (tmp_path / "models" / "user" / ".sweeps" / "clisweep.json").is_file()
+    # the same name again is refused before anything is trained
+    assert main(["sweep", str(synthetic_dataset_dir), "--model", "xgb", "--name", "clisweep", "-q"]) == 2
+    assert "exists" in capsys.readouterr().err
