@@ -216,11 +216,10 @@ def analyse_ui(source: AudioSource, run_ids: list[str]) -> Analysis | None:
             analysis = Analysis(audio=audio)
             got: dict = {}
             n = len(run_ids)
-            for i, (rid, run) in enumerate(_fast_first(run_ids)):
+            for i, rid in enumerate(_fast_first(run_ids)):
                 bar.progress(i / n, text=f"Run {i + 1} of {n}: {rid}")
                 try:
-                    if isinstance(run, GenreLabError):
-                        raise run
+                    run = load_run_cached(rid)  # models load one by one, in this order
                     path, mtime = run_key(run)
                     p = predict_cached(source.digest, source.name, path, mtime, limit, source.data,
                                        predict.MAX_WINDOWS)
@@ -249,15 +248,18 @@ def analyse_ui(source: AudioSource, run_ids: list[str]) -> Analysis | None:
     return analysis if analysis.preds else None
 
 
-def _fast_first(run_ids: list[str]) -> list:
-    """``(run id, Run or the GenreLabError loading it)``, cheapest runs first (a vote after its members)."""
-    loaded = []
-    for rid in run_ids:
+def _fast_first(run_ids: list[str]) -> list[str]:
+    """The run ids, cheapest first (a vote after its members; runs whose backend imports TensorFlow
+    or torch later), judged from run.json alone so that nothing is loaded before the first verdict."""
+    from genre_core.runs import load_run
+
+    def cost(rid: str) -> float:
         try:
-            loaded.append((rid, load_run_cached(rid)))
-        except GenreLabError as err:
-            loaded.append((rid, err))
-    return sorted(loaded, key=lambda x: -1.0 if isinstance(x[1], GenreLabError) else predict.run_cost(x[1]))
+            return predict.run_cost(load_run(rid, verify=False, load_model=False))
+        except GenreLabError:
+            return -1.0  # reported first, by the loop
+
+    return sorted(run_ids, key=cost)
 
 
 def limits_ui(audio, preds=()) -> None:
