@@ -417,12 +417,25 @@ def kfold_splits(
     group_label = {}
     for i in ids:
         group_label.setdefault(groups_of[i], label_of[i])
-    _check_counts(list(group_label.values()), k + (1 if valid_size > 0 else 0),
-                  f"{k}-fold cross-validation{' with a validation part' if valid_size > 0 else ''}")
+    # By track, every genre has a track in every test fold. By artist, a genre with fewer artists than
+    # folds (GTZAN's blues: 4 artists in the development pool) is tested in fewer folds, but it must
+    # still be on every fold's training (and validation) side: every track is still tested exactly once.
+    per_genre: dict[str, int] = {}
+    for lab in group_label.values():
+        per_genre[lab] = per_genre.get(lab, 0) + 1
+    needed = k if group == "track" else 2
+    _check_counts(list(group_label.values()), needed + (1 if valid_size > 0 else 0),
+                  f"{k}-fold cross-validation{' with a validation part' if valid_size > 0 else ''}"
+                  f"{'' if group == 'track' else f' grouped by {group}'}")
+    sparse = sorted(g for g, n in per_genre.items() if n < k)
     sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     group_list = [groups_of[i] for i in ids]
     splits = []
-    for fold, (rest_idx, test_idx) in enumerate(sgkf.split(np.zeros(len(ids)), labels, group_list)):
+    try:
+        assignments = list(sgkf.split(np.zeros(len(ids)), labels, group_list))
+    except ValueError as err:  # e.g. more folds than a genre has tracks
+        raise DatasetError(f"{k}-fold cross-validation is not possible on {dataset.name!r}: {err}") from None
+    for fold, (rest_idx, test_idx) in enumerate(assignments):
         rest = [ids[i] for i in rest_idx]
         test = [ids[i] for i in test_idx]
         valid: list[str] = []
@@ -439,6 +452,8 @@ def kfold_splits(
             "dataset_fingerprint": dataset.fingerprint,
             "groups": _group_details(groups_of, dataset, group),
         }
+        if sparse:
+            details["genres_in_fewer_test_folds"] = sparse
         split = Split(sorted(rest), sorted(valid), sorted(test), protocol="kfold", seed=seed, details=details)
         check_no_leak(split)
         splits.append(split)

@@ -146,3 +146,24 @@ def test_voting_weights_fitted_on_out_of_fold_predictions_nested(models, synthet
     assert rc != 0 and "stands alone" in capsys.readouterr().err
     with pytest.raises(GenreLabError, match="numbers or 'fit'"):
         train_voting(["user/v-good", "user/v-weak"], "best", out="v-bad2")
+
+
+def test_artist_folds_allow_a_genre_with_fewer_artists_than_folds(artist_dataset):
+    """GTZAN's development blues has 4 artists: 5 artist folds still test every track exactly once."""
+    from genre_core.splits import kfold_splits
+
+    ds = open_dataset(str(artist_dataset))
+    rows = []
+    for g in ds.labels:  # three artists per genre: fewer artists than folds
+        ids = sorted(t.track_id for t in ds.tracks if t.label == g)
+        rows += [{"track_id": t, "artist": f"{g}-a{min(i, 2)}"} for i, t in enumerate(ids)]
+    pd.DataFrame(rows).to_csv(artist_dataset / "artists.csv", index=False)
+    ds = open_dataset(str(artist_dataset))
+    artists = {g: len({t.artist for t in ds.tracks if t.label == g}) for g in ds.labels}
+    k = max(artists.values()) + 1
+    folds = kfold_splits(ds, k=k, seed=0, valid_size=0.0, group="artist")
+    tested = sorted(t for f in folds for t in f.test)
+    assert tested == sorted(t.track_id for t in ds.tracks)
+    assert folds[0].details["genres_in_fewer_test_folds"] == sorted(ds.labels)
+    for f in folds:  # every genre is on every training side
+        assert {t.split("/")[0] for t in f.train} == set(ds.labels)
