@@ -244,6 +244,10 @@ def add_commands(subparsers) -> None:
     p.add_argument("--valid-size", type=float, default=0.1, metavar="F", help="validation fraction (default 0.1)")
     p.add_argument("--metric", default="track_accuracy", choices=["track_accuracy", "balanced_accuracy", "macro_f1"],
                    help="metric whose mean picks the best configuration")
+    p.add_argument("--search", default="grid", choices=["grid", "optuna"],
+                   help="every grid configuration (default), or --trials configurations proposed by Optuna "
+                        "(--param NAME=LOW:HIGH[:log] gives a numeric range)")
+    p.add_argument("--trials", type=int, default=10, help="configurations to try with --search optuna (default 10)")
     p.add_argument("--name", default=None, help="sweep name (default sweep-<model>-<dataset>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace the runs of an earlier sweep of that name")
     p.add_argument("--json", action="store_true", help="print the sweep record (JSON)")
@@ -514,7 +518,7 @@ def cmd_sweep(args) -> int:
                        parse_grid(args.param, args.model), seeds=args.seeds, split=args.split, group=args.group,
                        k=args.k, test_size=args.test_size, valid_size=args.valid_size, name=args.name,
                        overwrite=args.overwrite, metric=args.metric, progress=_ProgressPrinter(args.quiet),
-                       n_jobs=args.jobs, use_cache=not args.no_cache)
+                       n_jobs=args.jobs, use_cache=not args.no_cache, search=args.search, trials=args.trials)
     if args.json:
         print(json.dumps(record, indent=2))
         return 0

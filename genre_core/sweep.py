@@ -13,6 +13,11 @@ list), listing the configurations, the tasks with their runs and headline
 metrics, and per configuration the mean ± sample standard deviation of each
 metric across seeds and folds, with the best configuration marked.
 
+With ``search="optuna"`` an Optuna TPE study proposes ``trials`` configurations
+instead of the grid (lists are categorical choices, ``NAME=LOW:HIGH[:log]``
+numeric ranges), asked in rounds as wide as the engine's workers and told each
+configuration's mean metric; its journal is ``<sweep>.optuna.log`` beside the record.
+
 Everything here is plain functions (no Streamlit): the Compare page renders
 :func:`sweep_frame`.
 
@@ -43,6 +48,7 @@ __all__ = [
     "SWEEP_FORMAT",
     "METRICS",
     "parse_grid",
+    "Range",
     "grid_configs",
     "run_sweep",
     "summarize",
@@ -73,6 +79,8 @@ def parse_grid(items: Iterable[str], backend: str) -> dict[str, list]:
     Values are separated by ``,``; for a list-valued hyperparameter (``hidden``)
     separate the alternatives with ``;`` (``hidden=64;128,64``). A single value
     fixes the hyperparameter for every configuration. Names may use ``-`` or ``_``.
+    ``NAME=LOW:HIGH`` (or ``LOW:HIGH:log``) is a numeric :class:`Range`, for
+    Optuna searches only.
 
     Raises
     ------
@@ -95,6 +103,9 @@ def parse_grid(items: Iterable[str], backend: str) -> dict[str, list]:
         if name in grid:
             raise GenreLabError(f"--param {name} is given twice; list all its values in one --param.")
         spec = specs[name]
+        if ":" in values and spec.type in (int, float):
+            grid[name] = _parse_range(spec, values)
+            continue
         sep_char = ";" if (";" in values or spec.type is tuple) else ","
         raw = [v.strip() for v in values.split(sep_char) if v.strip()]
         coerced = []
@@ -104,6 +115,34 @@ def parse_grid(items: Iterable[str], backend: str) -> dict[str, list]:
                 coerced.append(c)
         grid[name] = coerced
     return grid
+
+
+class Range(tuple):
+    """A numeric search range for Optuna: ``Range((low, high, log))`` (``NAME=LOW:HIGH[:log]`` on the CLI)."""
+
+    @property
+    def low(self):
+        return self[0]
+
+    @property
+    def high(self):
+        return self[1]
+
+    @property
+    def log(self) -> bool:
+        return bool(self[2])
+
+
+def _parse_range(spec, values: str) -> Range:
+    parts = [p.strip() for p in values.split(":")]
+    log = len(parts) == 3 and parts[2].lower() == "log"
+    if len(parts) not in (2, 3) or (len(parts) == 3 and not log) or spec.type not in (int, float):
+        raise GenreLabError(f"--param {spec.name}={values}: a range is LOW:HIGH or LOW:HIGH:log, for a numeric "
+                            "hyperparameter.")
+    low, high = spec.coerce(parts[0]), spec.coerce(parts[1])
+    if not low < high or (log and low <= 0):
+        raise GenreLabError(f"--param {spec.name}={values}: need LOW < HIGH (and LOW > 0 for log).")
+    return Range((low, high, log))
 
 
 def grid_configs(grid: Mapping[str, Sequence]) -> list[dict]:
@@ -138,7 +177,8 @@ def _label(params: Mapping[str, Any], varying: Sequence[str]) -> str:
     parts = []
     for n in shown:
         v = params.get(n)
-        parts.append(f"{n}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}")
+        text = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else (f"{v:.4g}" if isinstance(v, float) else v)
+        parts.append(f"{n}={text}")
     return ", ".join(parts)
 
 
@@ -208,6 +248,8 @@ def run_sweep(
     engine=None,
     n_jobs: int = -1,
     use_cache: bool = True,
+    search: str = "grid",
+    trials: int = 10,
 ) -> dict:
     """Train every (configuration, seed[, fold]) and record the sweep; returns the sweep record.
 
@@ -246,6 +288,12 @@ def run_sweep(
         Local feature-extraction processes per task when running locally.
     use_cache : bool
         Read and write the feature cache (on Dask: the workers' ``GENRE_CACHE_DIR``).
+    search : {"grid", "optuna"}
+        Every grid configuration, or ``trials`` configurations proposed by an
+        Optuna TPE study (lists are categorical choices, :class:`Range` values
+        numeric ranges) maximising the mean ``metric`` over seeds and folds. The
+        study is stored beside the record (``<sweep>.optuna.log``, Optuna's journal
+        format); trials are asked in rounds as wide as the engine's workers.
     """
     from . import engine as _engine
     from .backends import get_backend
@@ -264,11 +312,26 @@ def run_sweep(
     eng = engine if isinstance(engine, _engine.Engine) else (
         _engine.get_engine(engine) if engine is not None else _engine.current())
     cls = get_backend(backend)
-    grid = {n: list(v) for n, v in (grid or {}).items()}
-    configs = grid_configs(grid)
-    for params in configs:  # every configuration is valid before anything runs
-        cls(None, **params)
-    varying = [n for n, v in grid.items() if len(v) > 1]
+    if search not in ("grid", "optuna"):
+        raise GenreLabError(f"Unknown search {search!r}; use grid or optuna.")
+    grid = {n: (v if isinstance(v, Range) else list(v)) for n, v in (grid or {}).items()}
+    ranges = [n for n, v in grid.items() if isinstance(v, Range)]
+    if search == "grid":
+        if ranges:
+            raise GenreLabError(f"--param {ranges[0]} is a range; ranges need --search optuna (a grid needs values).")
+        configs = grid_configs(grid)
+        for params in configs:  # every configuration is valid before anything runs
+            cls(None, **params)
+        varying = [n for n, v in grid.items() if len(v) > 1]
+    else:
+        if int(trials) < 1:
+            raise GenreLabError(f"--trials must be at least 1, not {trials}.")
+        trials = int(trials)
+        configs = []
+        varying = [n for n, v in grid.items() if isinstance(v, Range) or len(v) > 1]
+        if not varying:
+            raise GenreLabError("An Optuna search needs at least one hyperparameter with a range or several values.")
+        cls(None, **{n: (v.low if isinstance(v, Range) else v[0]) for n, v in grid.items()})
 
     ds = open_dataset(dataset) if not hasattr(dataset, "tracks") else dataset
     from .training import _dataset_label
@@ -281,7 +344,7 @@ def run_sweep(
         raise RunError(f"A sweep named {name!r} exists ({record_path}); choose another --name or --overwrite.")
 
     # ---- tasks: (configuration, seed, fold)
-    sizes = {"test_size": test_size, "valid_size": valid_size, "k": k}
+    sizes = {"test_size": test_size, "valid_size": valid_size, "k": k, "overwrite": bool(overwrite)}
     folds_of: dict[int, list] = {}
     if split == "kfold":
         from .splits import kfold_splits
@@ -291,14 +354,23 @@ def run_sweep(
     split_name = "artist" if split == "artist" or (split == "track" and group == "artist") else split
     root = config.user_runs_dir()
     tasks: list[dict] = []
-    for ci, params in enumerate(configs):
+
+    def tasks_for(ci: int) -> list[dict]:
+        out = []
         for s in seeds:
             for fj, fold in enumerate(folds_of.get(s) or [None]):
                 run_name = f"{name}-c{ci}-s{s}" + (f"-f{fj + 1}" if fold is not None else "")
                 check_run_name(run_name)
-                tasks.append({"config": ci, "seed": s, "fold": None if fold is None else fj + 1,
-                              "run_name": run_name, "split": fold if fold is not None else split_name})
-    taken = [t["run_name"] for t in tasks if (root / t["run_name"]).exists()]
+                out.append({"config": ci, "seed": s, "fold": None if fold is None else fj + 1,
+                            "run_name": run_name, "split": fold if fold is not None else split_name})
+        return out
+
+    for ci in range(len(configs)):
+        tasks.extend(tasks_for(ci))
+    per_config = len(seeds) * max(1, k if split == "kfold" else 1)
+    n_configs = len(configs) if search == "grid" else trials
+    taken = sorted(p.name for p in root.glob(f"{name}-c*-s*") if re.fullmatch(
+        rf"{re.escape(name)}-c\d+-s-?\d+(-f\d+)?", p.name)) if root.is_dir() else []
     if taken and not overwrite:
         raise RunError(f"{len(taken)} run(s) of sweep {name!r} already exist (e.g. {taken[0]}); "
                        "choose another name or overwrite.")
@@ -316,7 +388,10 @@ def run_sweep(
         "split": {"protocol": split, "group": group, "k": k if split == "kfold" else None,
                   "test_size": test_size, "valid_size": valid_size},
         "seeds": seeds,
-        "grid": grid,
+        "grid": {n: ({"low": v.low, "high": v.high, "log": v.log} if isinstance(v, Range) else v)
+                 for n, v in grid.items()},
+        "search": {"strategy": search, "trials": trials if search == "optuna" else None,
+                   "study": f"{name}.optuna.log" if search == "optuna" else None},
         "metric": metric,
         "engine": eng.describe(),
         "configs": [{"index": i, "label": _label(p, varying), "params": p} for i, p in enumerate(configs)],
@@ -326,7 +401,7 @@ def run_sweep(
     }
     _write_record(record_path, record)
 
-    total = len(tasks)
+    total = n_configs * per_config
     done = 0
     t_start = time.perf_counter()
     info = {"sweep": name}
@@ -365,21 +440,29 @@ def run_sweep(
             record["extraction_s"] = round(time.perf_counter() - t0, 3)
         if progress is not None:
             progress({"stage": "sweep", "done": 0, "total": total})
-        if eng.is_dask:
-            # completion order: each result says which task it was
-            results = eng.map(_indexed_task, [(i, *args_of(t)) for i, t in enumerate(tasks)],
-                              should_stop=should_stop, what="sweep task",
-                              stop_message=lambda: f"The sweep was stopped after {done} of {total} runs.")
-            for i, result in results:
-                store(i, result)
-        else:  # one after another in this process (training uses the cores itself)
-            for i, t in enumerate(tasks):
+
+        def execute(indices: list[int]) -> None:
+            if eng.is_dask:
+                # completion order: each result says which task it was
+                results = eng.map(_indexed_task, [(i, *args_of(tasks[i])) for i in indices],
+                                  should_stop=should_stop, what="sweep task",
+                                  stop_message=lambda: f"The sweep was stopped after {done} of {total} runs.")
+                for i, result in results:
+                    store(i, result)
+                return
+            for i in indices:  # one after another in this process (training uses the cores itself)
                 if should_stop is not None and should_stop():
                     raise TrainingCancelled(f"The sweep was stopped after {done} of {total} runs.")
-                prog = None if progress is None else (lambda d, _t=t: progress({**d, "sweep_task": done + 1,
-                                                                             "sweep_total": total}))
-                store(i, _train_task(*args_of(t), progress=prog, should_stop=should_stop,
+                prog = None if progress is None else (lambda d: progress({**d, "sweep_task": done + 1,
+                                                                          "sweep_total": total}))
+                store(i, _train_task(*args_of(tasks[i]), progress=prog, should_stop=should_stop,
                                      n_jobs=n_jobs))
+
+        if search == "grid":
+            execute(list(range(len(tasks))))
+        else:
+            _optuna_search(record, record_path, grid, varying, trials, per_config, eng, configs, tasks, tasks_for,
+                           execute, seed=seeds[0], overwrite=overwrite, metric=metric, backend_cls=cls)
     except TrainingCancelled:
         record["status"] = "cancelled"
         raise
@@ -397,6 +480,62 @@ def run_sweep(
         _write_record(record_path, record)
     record["path"] = str(record_path)
     return record
+
+
+def _optuna_search(record, record_path: Path, grid, varying, trials: int, per_config: int, eng, configs: list,
+                   tasks: list, tasks_for, execute, *, seed: int, overwrite: bool, metric: str, backend_cls) -> None:
+    """Ask ``trials`` configurations of an Optuna study in rounds, run each one's tasks, tell its mean metric."""
+    try:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+    except ImportError as err:
+        raise GenreLabError(f"--search optuna needs the 'optuna' package ({err}); install requirements.txt.") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    log_path = record_path.with_name(f"{record['name']}.optuna.log")
+    if log_path.exists() and overwrite:
+        log_path.unlink()
+    storage = JournalStorage(JournalFileBackend(str(log_path)))
+    study = optuna.create_study(study_name=record["name"], storage=storage, direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=False)
+    width = max(1, eng.n_workers() // per_config) if eng.is_dask else 1
+    asked = 0
+    while asked < trials:
+        batch = []
+        for _ in range(min(width, trials - asked)):
+            trial = study.ask()
+            params = {}
+            for n, v in grid.items():
+                if isinstance(v, Range):
+                    suggest = trial.suggest_int if isinstance(v.low, int) else trial.suggest_float
+                    params[n] = suggest(n, v.low, v.high, log=v.log)
+                elif len(v) > 1:
+                    choice = trial.suggest_categorical(n, [json.dumps(_jsonable(x)) for x in v])
+                    params[n] = v[[json.dumps(_jsonable(x)) for x in v].index(choice)]
+                else:
+                    params[n] = v[0]
+            backend_cls(None, **params)
+            ci = len(configs)
+            configs.append(params)
+            record["configs"].append({"index": ci, "label": _label(params, varying), "params": params,
+                                      "trial": trial.number})
+            new = tasks_for(ci)
+            first = len(tasks)
+            tasks.extend(new)
+            record["tasks"].extend({k_: v_ for k_, v_ in t.items() if k_ != "split"} | {"status": "pending"}
+                                   for t in new)
+            batch.append((trial, ci, list(range(first, len(tasks)))))
+            asked += 1
+        _write_record(record_path, record)
+        execute([i for _, _, idx in batch for i in idx])
+        for trial, ci, idx in batch:
+            values = [(record["tasks"][i].get("metrics") or {}).get(metric) for i in idx
+                      if record["tasks"][i].get("status") == "complete"]
+            mean = _stats(values)["mean"]
+            if mean is None:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                study.tell(trial, mean)
 
 
 def _indexed_task(i: int, *args) -> tuple[int, dict]:

@@ -211,3 +211,30 @@ def test_cli_sweep_prints_mean_std_table(synthetic_dataset_dir, tmp_path, monkey
     # the same name again is refused before anything is trained
     assert main(["sweep", str(synthetic_dataset_dir), "--model", "xgb", "--name", "clisweep", "-q"]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_optuna_search_on_dask_stores_its_study_beside_the_sweep(dask_engine, synthetic_dataset_dir, tmp_path,
+                                                                  monkeypatch):
+    optuna = pytest.importorskip("optuna")
+    from genre_core.errors import GenreLabError
+    from genre_core.sweep import Range, parse_grid, run_sweep, sweeps_dir
+
+    monkeypatch.setenv("GENRE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("GENRE_THREADS", "1")
+    grid = parse_grid(["n_estimators=3:12", "learning_rate=0.05:0.5:log", "max_depth=2"], "xgb")
+    assert grid["n_estimators"] == Range((3, 12, False)) and grid["max_depth"] == [2]
+    with pytest.raises(GenreLabError, match="ranges need --search optuna"):
+        run_sweep(synthetic_dataset_dir, "xgb", grid, name="nogrid")
+    rec = run_sweep(synthetic_dataset_dir, "xgb", grid, seeds=[0], search="optuna", trials=3, name="opt",
+                    engine=dask_engine, test_size=1 / 3, valid_size=1 / 3)
+    assert rec["status"] == "complete" and len(rec["configs"]) == 3 and len(rec["tasks"]) == 3
+    for cfg in rec["configs"]:
+        assert 3 <= cfg["params"]["n_estimators"] <= 12 and cfg["params"]["max_depth"] == 2
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name="opt", storage=JournalStorage(JournalFileBackend(
+        str(sweeps_dir() / "opt.optuna.log"))))
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    best = rec["summary"][rec["best"]]
+    assert best["track_accuracy"]["mean"] == pytest.approx(study.best_value)
