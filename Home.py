@@ -6,21 +6,14 @@ other pages, and where data and models live.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import pandas as pd
+import streamlit as st
 
-_ROOT = Path(__file__).resolve().parent
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from genre_core import config  # noqa: E402
-from genre_core.errors import GenreLabError  # noqa: E402
-from genre_core.leaderboard import leaderboard_groups  # noqa: E402
-from genre_core.runs import delete_run, rename_run  # noqa: E402
-from pages.components.common import (  # noqa: E402
+from genre_core import config
+from genre_core.errors import GenreLabError
+from genre_core.leaderboard import leaderboard_groups
+from genre_core.runs import delete_run, rename_run
+from pages.components.common import (
     discover_datasets,
     flagged_runs_frame,
     fmt_seconds,

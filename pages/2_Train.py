@@ -16,22 +16,18 @@ two jobs can be queued and run one after the other.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from genre_core import config, jobs  # noqa: E402
-from genre_core.backends import get_backend  # noqa: E402
-from genre_core.dataset import open_dataset  # noqa: E402
-from genre_core.errors import GenreLabError  # noqa: E402
-from genre_core.runs import check_run_name, check_target  # noqa: E402
-from pages.components import train_ui  # noqa: E402
-from pages.components.common import fmt_seconds, run_page, setup_page, show_error  # noqa: E402
+from genre_core import config, jobs
+from genre_core.backends import get_backend
+from genre_core.dataset import open_dataset
+from genre_core.errors import GenreLabError
+from genre_core.runs import check_run_name, check_target
+from pages.components import train_ui
+from pages.components.common import fmt_seconds, run_page, setup_page, show_error
 
 #: How often the job monitor refreshes while a job is queued or running (seconds).
 REFRESH_S = 1.5

@@ -14,21 +14,14 @@ bootstrap intervals are cached on (run folder, run.json mtime).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import pandas as pd
+import streamlit as st
 
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from genre_core import comparison as cmp  # noqa: E402
-from genre_core.backends import progress_unit  # noqa: E402
-from genre_core.errors import GenreLabError  # noqa: E402
-from pages.components import compare_charts as charts  # noqa: E402
-from pages.components.common import (  # noqa: E402
+from genre_core import comparison as cmp
+from genre_core.backends import progress_unit
+from genre_core.errors import GenreLabError
+from pages.components import compare_charts as charts
+from pages.components.common import (
     complete_runs,
     list_runs_safe,
     run_key,
@@ -36,8 +29,8 @@ from pages.components.common import (  # noqa: E402
     setup_page,
     show_error,
 )
-from pages.components.examples import mime_for  # noqa: E402
-from pages.components.train_ui import link_to_page  # noqa: E402
+from pages.components.examples import mime_for
+from pages.components.train_ui import link_to_page
 
 #: Query parameter (and session key) naming a run to focus on, e.g. ``?run=user/mlp-...`` from the Train page.
 FOCUS_PARAM = "run"

@@ -14,24 +14,20 @@ memory for the next visit.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from genre_core import config, exploration  # noqa: E402
-from genre_core.audio import load_audio  # noqa: E402
-from genre_core.dataset import open_dataset  # noqa: E402
-from genre_core.errors import GenreLabError  # noqa: E402
-from genre_core.features import get_feature_set  # noqa: E402
-from pages.components import explore_charts as charts  # noqa: E402
-from pages.components import predict_charts  # noqa: E402
-from pages.components.common import fmt_seconds, run_page, setup_page, show_error  # noqa: E402
-from pages.components.examples import mime_for  # noqa: E402
+from genre_core import config, exploration
+from genre_core.audio import load_audio
+from genre_core.dataset import open_dataset
+from genre_core.errors import GenreLabError
+from genre_core.features import get_feature_set
+from pages.components import explore_charts as charts
+from pages.components import predict_charts
+from pages.components.common import fmt_seconds, run_page, setup_page, show_error
+from pages.components.examples import mime_for
 
 DATASET_KINDS = {"table": "Bundled feature table", "audio": "Audio folder", "synthetic": "Synthetic demo"}
 #: Results kept in memory (scans, features): the last few datasets.

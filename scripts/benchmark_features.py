@@ -56,7 +56,6 @@ def _parse() -> argparse.Namespace:
 ARGS = _parse() if __name__ == "__main__" else None
 if ARGS is not None:
     _pin_threads(ARGS.threads)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import time  # noqa: E402
 

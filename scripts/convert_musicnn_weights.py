@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -31,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 
 DEFAULT_MODELS = ("MSD_musicnn", "MTT_musicnn")
 CHECKPOINT_FILES = (".data-00000-of-00001", ".index")

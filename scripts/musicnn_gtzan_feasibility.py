@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 
 from genre_core.config import gtzan_dir  # noqa: E402
 from genre_core.features import musicnn as m  # noqa: E402

@@ -173,7 +173,6 @@ def _diff(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def _default_files(per_genre: int) -> list[str]:
-    sys.path.insert(0, str(REPO_ROOT))
     from genre_core.config import gtzan_dir
 
     root = gtzan_dir() / "audio"
@@ -186,7 +185,6 @@ def _default_files(per_genre: int) -> list[str]:
 
 
 def _compare(args) -> int:
-    sys.path.insert(0, str(REPO_ROOT))
     import librosa
 
     files = args.files or _default_files(args.per_genre)
@@ -237,7 +235,6 @@ def _compare(args) -> int:
 
 
 def _fixture(args) -> int:
-    sys.path.insert(0, str(REPO_ROOT))
     import soundfile as sf
     from genre_core.features import musicnn as m
 

@@ -39,15 +39,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 MLP_SYNTH = "shipped/mlp-synth"
 MLP_TABLE = "shipped/mlp-table30"

@@ -4,7 +4,7 @@
   at a fresh temporary folder at import time unless the caller already set it
   (``scripts/test.sh`` does). ``GENRE_MODELS_DIR`` is deliberately left alone:
   tests that write runs point it somewhere temporary themselves (monkeypatch).
-* ``tests/`` is put on ``sys.path`` so tests can ``import audio_fixtures``.
+* ``tests/`` is on ``sys.path`` (pytest's rootdir-relative import) so tests can ``import audio_fixtures``.
 * Fixtures: ``sr``, ``tone``, ``synthetic_dataset_dir`` (session, 3 genres x 6
   clips x 4 s), ``audio_files`` (session, format name -> synthesised file),
   ``gtzan`` (the real GTZAN folder, or skip).
@@ -15,16 +15,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-_TESTS_DIR = Path(__file__).resolve().parent
-if str(_TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(_TESTS_DIR))
 
 if not os.environ.get("GENRE_CACHE_DIR"):
     _cache = tempfile.mkdtemp(prefix="genre-cache-")

@@ -31,7 +31,6 @@ A page reads like a storyboard::
 from __future__ import annotations
 
 import os
-import sys
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -40,12 +39,10 @@ import pandas as pd
 import streamlit as st
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # pragma: no cover - streamlit run Home.py already has it
-    sys.path.insert(0, str(REPO_ROOT))
 
-from genre_core import config  # noqa: E402
-from genre_core.leaderboard import flagged_runs_frame, headline, leaderboard_frame  # noqa: E402,F401
-from genre_core.errors import AudioError, DatasetError, GenreLabError, RunError, TrainingCancelled  # noqa: E402
+from genre_core import config
+from genre_core.leaderboard import flagged_runs_frame, headline, leaderboard_frame  # noqa: F401
+from genre_core.errors import AudioError, DatasetError, GenreLabError, RunError, TrainingCancelled
 
 APP_NAME = "genre-lab"
 #: Environment variable per configurable location.
