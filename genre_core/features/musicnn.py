@@ -294,8 +294,22 @@ _NETS: dict[tuple[str, str | None], Any] = {}
 _NETS_LOCK = threading.Lock()
 
 
-def _build_net_class():
+def _import_torch():
+    """``import torch``, after :mod:`genre_core.backends.base` has made OpenMP threads wait passively.
+
+    torch's OpenMP runtime reads ``OMP_WAIT_POLICY`` once, when torch loads.
+    When musicnn was the first to load torch (feature extraction, prediction
+    before any model), its threads spun: measured on the shared 2-core
+    machine, 20 windows from the main thread took 3.5-18 s instead of 1.6 s.
+    """
+    from ..backends import base  # noqa: F401  (sets the OpenMP default, see there)
     import torch
+
+    return torch
+
+
+def _build_net_class():
+    torch = _import_torch()
     import torch.nn.functional as F
 
     class MusicnnNet(torch.nn.Module):
@@ -520,8 +534,7 @@ def _forward(patches: np.ndarray, model: str, outputs: tuple[str, ...]) -> dict[
     """
     import contextlib
 
-    import torch
-
+    torch = _import_torch()
     net = musicnn_net(model)
     patches = np.ascontiguousarray(patches, dtype=np.float32)
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in outputs}
