@@ -35,7 +35,6 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -713,7 +712,3 @@ def dataset_roots(info: Mapping[str, Any]) -> list[str]:
     roots = (info.get("dataset") or {}).get("roots") or []
     return [str(r) for r in roots if r]
 
-
-def run_digest(runs: Sequence[RunData]) -> str:
-    """A short stable id of a set of runs (for widget keys)."""
-    return hashlib.sha1("|".join(sorted(r.id for r in runs)).encode()).hexdigest()[:8]

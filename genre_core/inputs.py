@@ -249,11 +249,6 @@ class TrackInput:
     def __len__(self) -> int:
         return int(self.X.shape[0])
 
-    @property
-    def base_id(self) -> str:
-        """The track this input comes from (augmentation suffix removed)."""
-        return self.track_id.split("#", 1)[0]
-
 
 # --------------------------------------------------------------------- one track
 

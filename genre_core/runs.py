@@ -84,7 +84,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -625,10 +625,6 @@ class Run:
         from .inputs import InputSpec
 
         return InputSpec.from_dict(d)
-
-    @property
-    def is_complete(self) -> bool:
-        return self.status == "complete"
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, backend={self.backend!r}, status={self.status!r})"

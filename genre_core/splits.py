@@ -139,23 +139,6 @@ class Split:
         return cls(protocol=str(d["protocol"]), seed=None if seed is None else int(seed),
                    details=dict(d.get("details") or {}), **sides)
 
-    def side_of(self, track_id: str) -> str:
-        """``"train"``, ``"valid"``, ``"test"``, or ``"unused"`` for ids not in the split.
-
-        Augmented copies (``id#aug1``) and segment ids belong to their track's side.
-        """
-        base = base_track_id(track_id)
-        index = self.__dict__.get("_index")
-        state = tuple((id(getattr(self, s)), len(getattr(self, s))) for s in SIDES)
-        if index is None or index[0] != state:
-            mapping = {}
-            for side in SIDES:
-                for tid in getattr(self, side):
-                    mapping.setdefault(tid, side)
-            index = (state, mapping)
-            self.__dict__["_index"] = index
-        return index[1].get(base, "unused")
-
     def ids(self, side: str) -> list[str]:
         """Track ids of one side."""
         if side not in SIDES:

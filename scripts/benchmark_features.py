@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark genre-lab's feature sets and log-mel spectrograms against plain librosa.
 
-Runs the plain-librosa reference (:mod:`genre_core.features.reference`) and the
+Runs the plain-librosa reference (``tests/reference_features.py``, the suite's oracle) and the
 fast feature set on the same files in the same process, pinned to one core
 (BLAS/OpenMP/numba threads = ``--threads``), and prints
 
@@ -93,7 +93,7 @@ def timed(fn, *args, **kwargs):
 
 def bench_set(name: str, clips: list[tuple[str, np.ndarray]], sr: int = 22050) -> None:
     from genre_core.features import get_feature_set
-    from genre_core.features.reference import reference_features
+    reference_features = _load_reference()
 
     fs = get_feature_set(name)
     warm = clips[0][1][: 3 * sr]
@@ -172,6 +172,17 @@ def cold_start(name: str, threads: int) -> None:
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     print(f"\ncold start ({name}, fresh process, numba cache warm on disk): {out.stdout.strip() or out.stderr[-500:]}")
+
+
+def _load_reference():
+    """The test suite's plain-librosa oracle (tests/reference_features.py), loaded by file path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "tests" / "reference_features.py"
+    spec = importlib.util.spec_from_file_location("reference_features", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reference_features
 
 
 def main(args: argparse.Namespace) -> None:

@@ -19,7 +19,7 @@ feature matrix (so ``chroma_stft_mean`` averages the 12 pitch classes too), and
 Examples
 --------
 >>> import numpy as np
->>> from genre_core.features.reference import reference_features
+>>> from reference_features import reference_features
 >>> y = np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1
 >>> reference_features("mfcc_stats", y, 22050, n_mfcc=5).shape
 (10,)
@@ -138,7 +138,7 @@ def reference_features(name: str, y: np.ndarray, sr: int = 22050, **params) -> n
     **params
         The set's parameters (e.g. ``n_mfcc`` for ``mfcc_stats``).
     """
-    from . import UnknownFeatureSetError
+    from genre_core.features import UnknownFeatureSetError
 
     fn = _REFERENCES.get(name)
     if fn is None:

@@ -1,7 +1,7 @@
 """Feature sets: names, registry, errors, and agreement with the plain-librosa reference.
 
 Every column of the fast sets must equal the feature-by-feature librosa recipe
-(:mod:`genre_core.features.reference`) to 1e-4 relative. The documented
+(``tests/reference_features.py``) to 1e-4 relative. The documented
 exceptions are ``harmony_mean`` and ``perceptr_mean``: means of nearly
 zero-mean waveforms (|mean| ~ 1e-6 of a signal whose standard deviation is
 ~0.1), whose float32 evaluation in the reference itself is only good to
@@ -27,7 +27,7 @@ from genre_core.features import (
     register_feature_set,
 )
 from genre_core.features import _fast
-from genre_core.features.reference import reference_features
+from reference_features import reference_features
 
 SR = 22050
 REL_TOL = 1e-4

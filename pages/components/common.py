@@ -316,17 +316,6 @@ def run_label(run) -> str:
 # --------------------------------------------------------------------------- tables
 
 
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return ""
-    n = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return ""
-
-
 def fmt_seconds(s: float | None) -> str:
     """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
     if s is None:
@@ -436,7 +425,7 @@ def discover_datasets() -> list[dict]:
 
 __all__ = [
     "APP_NAME", "LOCATION_ENV", "PAGES", "REPO_ROOT", "advice_for", "complete_runs",
-    "debug_mode", "default_run_ids", "discover_datasets", "flagged_runs_frame", "fmt_bytes", "fmt_clock",
+    "debug_mode", "default_run_ids", "discover_datasets", "flagged_runs_frame", "fmt_clock",
     "fmt_seconds", "headline", "leaderboard_frame", "list_runs_safe", "load_run_cached", "location_settings_ui",
     "location_source", "page_links", "run_key", "run_label", "run_page", "session_locations", "set_location",
     "setup_page", "show_error",

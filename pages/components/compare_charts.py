@@ -258,22 +258,3 @@ def segment_probabilities_figure(segments: pd.DataFrame, labels: Sequence[str], 
     return fig
 
 
-def metric_bars_figure(frame: pd.DataFrame, column: str, ci_low: Sequence[float] | None = None,
-                       ci_high: Sequence[float] | None = None) -> go.Figure:
-    """Horizontal bars of one metric per run with CI whiskers (fractions shown as percentages)."""
-    if frame.empty or column not in frame:
-        return _empty("No runs.")
-    vals = frame[column].astype(float).to_numpy()
-    err = None
-    if ci_low is not None and ci_high is not None:
-        lo = np.asarray(ci_low, dtype=float)
-        hi = np.asarray(ci_high, dtype=float)
-        err = {"type": "data", "symmetric": False, "array": np.maximum(hi - vals, 0),
-               "arrayminus": np.maximum(vals - lo, 0), "color": "#555"}
-    fig = go.Figure(go.Bar(x=vals, y=frame["run"], orientation="h", error_x=err,
-                           marker={"color": list(run_colors(list(frame["run"])).values())},
-                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
-    fig.update_layout(height=max(160, 70 + 32 * len(frame)), margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis={"range": [0, 1], "tickformat": ".0%", "title": column},
-                      yaxis={"autorange": "reversed"})
-    return fig
