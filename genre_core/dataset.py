@@ -238,6 +238,37 @@ class Dataset:
 
 # --------------------------------------------------------------------- helpers
 
+class UnionFind:
+    """Groups of ids that must stay together (duplicates, artists): ``union(a, b)``, ``find(a)``.
+
+    The representative of a group is its smallest id, so results do not depend on the order of unions.
+
+    Examples
+    --------
+    >>> g = UnionFind(["a", "b", "c"]); g.union("c", "b"); g.find("c")
+    'b'
+    """
+
+    def __init__(self, ids: Iterable[str]):
+        self.parent = {i: i for i in ids}
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.parent
+
+    def find(self, a: str) -> str:
+        parent = self.parent
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+
 #: At most this many unreadable files (with their reasons) are written into a run's record.
 MAX_RECORDED_FAILURES = 1000
 
@@ -397,18 +428,8 @@ def _find_duplicates(probes: list[tuple[str, dict]]) -> list[list[str]]:
     Same bytes -> duplicates. Different bytes but the same rate, channel count,
     length and first decoded seconds -> decode both fully and compare.
     """
-    parent = {tid: tid for tid, _ in probes}
-
-    def find(a: str) -> str:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    groups = UnionFind(tid for tid, _ in probes)
+    find, union = groups.find, groups.union
 
     by_bytes: dict[str, list[str]] = defaultdict(list)
     by_shape: dict[tuple, list[tuple[str, dict]]] = defaultdict(list)
@@ -914,3 +935,16 @@ def open_dataset(
         )
     return scan_folders([path], check_audio=check_audio, n_jobs=n_jobs, progress=progress)
 
+
+def listing_stamp(spec: str | os.PathLike) -> float:
+    """A number that changes when files are added to or removed from a genre folder, or a table is rewritten.
+
+    Cheap (no file is read): for keying caches of a dataset listing. ``0.0`` when the path cannot be read.
+    """
+    p = Path(spec).expanduser()
+    try:
+        if p.is_file():  # a feature table
+            return p.stat().st_mtime
+        return p.stat().st_mtime + sum(d.stat().st_mtime for d in p.iterdir() if d.is_dir())
+    except OSError:
+        return 0.0

@@ -173,22 +173,13 @@ def _track_groups(dataset: "Dataset", group: str) -> dict[str, str]:
     """
     if group not in ("track", "artist"):
         raise DatasetError(f"Unknown split grouping {group!r}; use 'track' or 'artist'.")
+    from .dataset import UnionFind
+
     ids = [t.track_id for t in dataset.tracks]
-    parent = {i: i for i in ids}
-
-    def find(a: str) -> str:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    groups = UnionFind(ids)
+    find, union = groups.find, groups.union
     for grp in dataset.duplicates:
-        members = [i for i in grp if i in parent]
+        members = [i for i in grp if i in groups]
         for other in members[1:]:
             union(members[0], other)
     if group == "artist":

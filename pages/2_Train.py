@@ -16,14 +16,13 @@ two jobs can be queued and run one after the other.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 
 import streamlit as st
 
 from genre_core import config, jobs
 from genre_core.backends import get_backend
-from genre_core.dataset import open_dataset
+from genre_core.dataset import listing_stamp, open_dataset
 from genre_core.errors import GenreLabError
 from genre_core.runs import check_run_name, check_target
 from pages.components import train_ui
@@ -39,17 +38,6 @@ DATASET_KINDS = {
 
 
 # --------------------------------------------------------------------------- cached computations
-
-
-def _folder_stamp(path: str) -> float:
-    """Changes when files are added to or removed from a genre folder (cheap: no file is read)."""
-    p = Path(path).expanduser()
-    try:
-        if p.is_file():  # a feature table
-            return p.stat().st_mtime
-        return p.stat().st_mtime + sum(d.stat().st_mtime for d in p.iterdir() if d.is_dir())
-    except OSError:
-        return 0.0
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -187,7 +175,7 @@ def dataset_ui() -> tuple[str, str, object | None]:
         except GenreLabError as err:
             show_error(err, context="This dataset cannot be used")
             return kind, spec, None
-    stamp = _folder_stamp(spec) if kind == "audio" else 0.0
+    stamp = listing_stamp(spec) if kind == "audio" else 0.0
     try:
         with st.spinner("Reading the dataset..."):
             ds = dataset_cached(spec, stamp)
@@ -363,7 +351,7 @@ def main() -> None:
     kind, spec, ds = dataset_ui()
     if ds is None:
         return
-    stamp = _folder_stamp(spec) if kind == "audio" else 0.0
+    stamp = listing_stamp(spec) if kind == "audio" else 0.0
     backend = backend_ui(spec, stamp, ds)
     if backend is None:
         return

@@ -21,7 +21,7 @@ import streamlit as st
 
 from genre_core import config, exploration
 from genre_core.audio import load_audio
-from genre_core.dataset import open_dataset
+from genre_core.dataset import listing_stamp, open_dataset
 from genre_core.errors import GenreLabError
 from genre_core.features import get_feature_set
 from pages.components import explore_charts as charts
@@ -49,16 +49,6 @@ def _remember(key: tuple, value):
     while len(store) > _KEEP * 2:
         store.pop(next(iter(store)))
     return value
-
-
-def _folder_stamp(path: str) -> float:
-    p = Path(path).expanduser()
-    try:
-        if p.is_file():  # a feature table
-            return p.stat().st_mtime
-        return p.stat().st_mtime + sum(d.stat().st_mtime for d in p.iterdir() if d.is_dir())
-    except OSError:
-        return 0.0
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -304,7 +294,7 @@ def main() -> None:
     try:
         if kind == "audio":
             spec = str(config.check_allowed_path(spec, "dataset path"))
-        stamp = _folder_stamp(spec) if kind == "audio" else 0.0
+        stamp = listing_stamp(spec) if kind == "audio" else 0.0
         with st.spinner("Reading the dataset..."):
             ds = scan_ui(kind, spec, stamp)
     except GenreLabError as err:
