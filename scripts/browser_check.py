@@ -69,6 +69,7 @@ class Context:
     timeout_s: float
     audio: Path | None = None
     results: list[Result] = field(default_factory=list)
+    suffix: str = ""  # added to screenshot names (e.g. "-1024" for the narrow viewport)
 
 
 # --------------------------------------------------------------------------- server
@@ -179,7 +180,7 @@ _CONTENT_HEIGHT_JS = """() => {
 
 def shoot(page, ctx: Context, name: str, *, max_height: int = 9000) -> Path:
     """A screenshot of the whole page: Streamlit scrolls inside its main pane, so grow the viewport to fit."""
-    path = ctx.out / f"{name}.png"
+    path = ctx.out / f"{name}{ctx.suffix}.png"
     size = page.viewport_size or {"width": 1400, "height": 1000}
     try:
         height = int(page.evaluate(_CONTENT_HEIGHT_JS) or 0)
@@ -247,6 +248,7 @@ def check_predict(page, ctx: Context) -> list[Result]:
             shoot(page, ctx, "predict-melspectrogram")
             errors = error_texts(page)
             results.append(Result("Predict: mel spectrogram view", not errors, "; ".join(errors) or "ok"))
+            results.append(mel_is_dark_when_quiet(page, ctx, "Predict"))
         except Exception as err:  # noqa: BLE001
             results.append(Result("Predict: mel spectrogram view", False, f"{type(err).__name__}: {err}"))
     except Exception as err:  # noqa: BLE001
@@ -302,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     ap.add_argument("--audio", help="upload this file on Predict instead of a synthesised MP3 (e.g. a real song)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for a page or an analysis")
+    ap.add_argument("--widths", type=int, nargs="+", default=[1280, 1024],
+                    help="viewport widths to look at (default 1280 1024); page interactions run at the first")
     args = ap.parse_args(argv)
 
     if not CHROMIUM.exists():
@@ -332,24 +336,31 @@ def main(argv: list[str] | None = None) -> int:
         wait_healthy(port, proc)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for url_name, _file in page_names():
-                url = ctx.base_url + ("/" if url_name == "Home" else f"/{url_name}")
-                print(f"visiting {url} ...", flush=True)
-                t_page = time.monotonic()
-                try:
-                    page.goto(url, wait_until="domcontentloaded", timeout=args.timeout * 1000)
-                    page.wait_for_timeout(800)
-                    wait_idle(page, args.timeout)
-                    errors = error_texts(page)
-                    shot = shoot(page, ctx, url_name.lower())
-                    ctx.results.append(Result(url_name, not errors, "; ".join(errors) or "ok", shot))
-                    print(f"  {url_name}: {'ok' if not errors else 'errors'} after {time.monotonic() - t_page:.1f} s",
-                          flush=True)
-                    if not errors and url_name in PAGE_ACTIONS:
-                        ctx.results.extend(PAGE_ACTIONS[url_name](page, ctx))
-                except Exception as err:  # noqa: BLE001 - report and go on with the next page
-                    ctx.results.append(Result(url_name, False, f"{type(err).__name__}: {err}"))
+            for i, width in enumerate(args.widths):
+                page = browser.new_page(viewport={"width": width, "height": 1000})
+                ctx.suffix = "" if i == 0 else f"-{width}"
+                for url_name, _file in page_names():
+                    url = ctx.base_url + ("/" if url_name == "Home" else f"/{url_name}")
+                    label = url_name + (f" at {width} px" if i else "")
+                    print(f"visiting {url} at {width} px ...", flush=True)
+                    t_page = time.monotonic()
+                    try:
+                        page.goto(url, wait_until="domcontentloaded", timeout=args.timeout * 1000)
+                        page.wait_for_timeout(800)
+                        wait_idle(page, args.timeout)
+                        errors = error_texts(page)
+                        shot = shoot(page, ctx, url_name.lower())
+                        ctx.results.append(Result(label, not errors, "; ".join(errors) or "ok", shot))
+                        print(f"  {label}: {'ok' if not errors else 'errors'} after "
+                              f"{time.monotonic() - t_page:.1f} s", flush=True)
+                        actions = PAGE_ACTIONS if i == 0 else NARROW_ACTIONS
+                        if not errors and url_name in actions:
+                            ctx.results.extend(actions[url_name](page, ctx))
+                    except Exception as err:  # noqa: BLE001 - report and go on with the next page
+                        ctx.results.append(Result(label, False, f"{type(err).__name__}: {err}"))
+                if i == 0 and _TRAINED.get("run"):
+                    ctx.results.extend(check_delete_run(page, ctx))
+                page.close()
             browser.close()
     except Exception as err:  # noqa: BLE001
         ctx.results.append(Result("server", False, f"{type(err).__name__}: {err}"))
@@ -528,7 +539,117 @@ def cleanup_trained(models_dir: str | None, temporary: bool) -> None:
             pass
 
 
-PAGE_ACTIONS.update({"Train": check_train, "Compare": check_compare, "Explore": check_explore})
+# --------------------------------------------------------------------------- issue 13: what a demanding user sees
+
+#: The luminance (0 dark .. 1 light) of the low end of every mel-spectrogram heatmap on the page.
+_MEL_LOW_END_JS = """() => {
+  const out = [];
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    for (const t of (gd.data || [])) {
+      const title = (((t.colorbar || {}).title || {}).text || '');
+      if (t.type !== 'heatmap' || title !== 'dB') continue;
+      const c = String(t.colorscale[0][1]);
+      let r, g, b;
+      if (c[0] === '#') { r = parseInt(c.slice(1, 3), 16); g = parseInt(c.slice(3, 5), 16); b = parseInt(c.slice(5, 7), 16); }
+      else { [r, g, b] = c.match(/[\\d.]+/g).map(Number); }
+      out.push((0.2126 * r + 0.7152 * g + 0.0722 * b) / 255);
+    }
+  }
+  return out;
+}"""
+
+
+def mel_is_dark_when_quiet(page, ctx: Context, where: str) -> Result:
+    """Every mel spectrogram on the page draws its quietest values dark (issue 13)."""
+    try:
+        lum = page.evaluate(_MEL_LOW_END_JS)
+    except Exception as err:  # noqa: BLE001
+        return Result(f"{where}: mel quiet = dark", False, f"{type(err).__name__}: {err}")
+    ok = bool(lum) and all(v < 0.15 for v in lum)
+    return Result(f"{where}: mel quiet = dark", ok,
+                  f"{len(lum)} mel heatmap(s), low-end luminance {', '.join(f'{v:.2f}' for v in lum) or 'none found'}")
+
+
+def check_home(page, ctx: Context) -> list[Result]:
+    """The leaderboard comes in groups of comparable runs (same data and protocol), best first."""
+    try:
+        headers = page.locator('[data-testid="stMarkdownContainer"] strong').filter(has_text=re.compile(r" · .*\(\d+ runs?\)"))
+        n = headers.count()
+        names = [headers.nth(i).inner_text() for i in range(n)]
+        shot = shoot(page, ctx, "home-leaderboard")
+        return [Result("Home: grouped leaderboard", n >= 1 and not error_texts(page),
+                       f"{n} group(s): {'; '.join(names[:4])}", shot)]
+    except Exception as err:  # noqa: BLE001
+        return [Result("Home: grouped leaderboard", False, f"{type(err).__name__}: {err}")]
+
+
+def check_delete_run(page, ctx: Context) -> list[Result]:
+    """Home -> Manage runs: delete the run the Train check made, with the confirmation box (issue 13)."""
+    run = _TRAINED["run"]
+    print(f"deleting {run} from Home's Manage runs ...", flush=True)
+    try:
+        page.goto(ctx.base_url + "/", wait_until="domcontentloaded", timeout=ctx.timeout_s * 1000)
+        page.wait_for_timeout(800)
+        wait_idle(page, ctx.timeout_s)
+        page.get_by_text(re.compile(r"Manage runs")).first.click()
+        wait_idle(page, ctx.timeout_s)
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Run")
+        box.first.locator("input").first.click(timeout=10000)
+        page.get_by_role("option").filter(has_text=run).first.click(timeout=10000)
+        wait_idle(page, ctx.timeout_s)
+        page.get_by_text(f"Yes, delete {run}").first.click()
+        wait_idle(page, ctx.timeout_s)
+        shoot(page, ctx, "home-delete-confirm")
+        page.get_by_role("button", name=re.compile("Delete")).first.click()
+        deleted = _wait_text(page, f"Deleted {run}", 30)
+        shot = shoot(page, ctx, "home-deleted")
+        ok = deleted and not error_texts(page)
+        if ok:
+            _TRAINED.pop("run", None)  # nothing left for the clean-up
+        return [Result("Home: delete a run (with confirmation)", ok,
+                       f"{run} deleted" if ok else ("; ".join(error_texts(page)) or "no confirmation shown"), shot)]
+    except Exception as err:  # noqa: BLE001
+        return [Result("Home: delete a run (with confirmation)", False, f"{type(err).__name__}: {err}",
+                       shoot(page, ctx, "home-delete-error"))]
+
+
+def check_compare_pair(page, ctx: Context) -> list[Result]:
+    """Run A vs run B: the difference matrix is computed on the tracks both runs share, or withheld."""
+    try:
+        head = page.get_by_text("Run A vs run B", exact=True)
+        if head.count() == 0:
+            return [Result("Compare: A vs B on shared tracks", True, "skipped: fewer than two runs selected")]
+        head.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        shot = shoot(page, ctx, "compare-pair")
+        notes = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+        said = [n for n in notes if "share" in n]
+        return [Result("Compare: A vs B on shared tracks", not error_texts(page),
+                       said[0][:120] if said else "same test tracks for both runs", shot)]
+    except Exception as err:  # noqa: BLE001
+        return [Result("Compare: A vs B on shared tracks", False, f"{type(err).__name__}: {err}")]
+
+
+def _compare_checks(page, ctx: Context) -> list[Result]:
+    return check_compare(page, ctx) + check_compare_pair(page, ctx)
+
+
+def _explore_checks(page, ctx: Context) -> list[Result]:
+    results = check_explore(page, ctx)
+    if any(r.ok and "skipped" not in r.detail for r in results):
+        results.append(mel_is_dark_when_quiet(page, ctx, "Explore"))
+    return results
+
+
+def _predict_narrow(page, ctx: Context) -> list[Result]:
+    """At the narrow width: upload again and look at the charts' legends and toolbars."""
+    return check_predict(page, ctx)[:1]
+
+
+PAGE_ACTIONS.update({"Home": check_home, "Train": check_train, "Compare": _compare_checks,
+                     "Explore": _explore_checks})
+#: Interactions repeated at the narrower widths (where layouts break).
+NARROW_ACTIONS: dict[str, Callable] = {"Predict": _predict_narrow}
 
 
 if __name__ == "__main__":
