@@ -514,6 +514,11 @@ def iter_predictions(
         for rid in [r for r in leaves if r not in preds and spec_of[r] in inputs and leaves[r].model is not None]:
             ti, n_total, t_feat = inputs[spec_of[rid]]
             run = leaves[rid]
+            mspec = run.model.input_spec
+            if mspec.key() != spec_of[rid] and mspec.sr in audios:  # run.json disagrees: trust the model
+                t0 = time.perf_counter()
+                ti, n_total = track_input(audios[mspec.sr], mspec, max_windows=cap)
+                t_feat = time.perf_counter() - t0
             preds[rid] = _leaf_prediction(rid, run, run.model, audios[specs[spec_of[rid]].sr], ti, n_total,
                                           cap, t_feat, load_s.get(rid, 0.0), t_start)
             yield from finished(rid)
