@@ -18,7 +18,7 @@ from typing import Iterable
 
 import pandas as pd
 
-__all__ = ["flagged_runs_frame", "headline", "leaderboard_frame", "leaderboard_groups"]
+__all__ = ["flagged_runs_frame", "headline", "leaderboard_frame", "leaderboard_groups", "strongest_runs"]
 
 
 _HEADLINE_KEYS = ("id", "name", "location", "status", "backend", "dataset", "split", "evaluated_on", "n_tracks",
@@ -143,3 +143,32 @@ def leaderboard_groups(board: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         groups.append((f"{label} ({n} run{'s' if n != 1 else ''})", rows.reset_index(drop=True)))
     groups.sort(key=lambda g: -(g[1]["track acc."].max() if g[1]["track acc."].notna().any() else -1.0))
     return groups
+
+
+def strongest_runs(runs: Iterable, *, within: float = 0.10, max_runs: int = 4) -> list:
+    """The complete runs worth asking by default: the best by track accuracy and those close to it.
+
+    A run is picked when its recorded track accuracy (cross-validated when the
+    run was trained with k-fold) is within ``within`` of the best run's and
+    clearly above chance (1.5 x 1/genres); at most ``max_runs``, best first.
+    Runs without figures are never picked by default (a user adds them on
+    purpose); when no run has figures, the newest complete ones are.
+
+    Examples
+    --------
+    >>> from genre_core.runs import list_runs
+    >>> [r.id for r in strongest_runs(list_runs())]          # doctest: +SKIP
+    ['shipped/linear-musicnn', 'shipped/ensemble-vote', 'shipped/mlp-musicnn']
+    """
+    done = [r for r in runs if r.status == "complete"]
+    scored = []
+    for r in done:
+        acc = headline(r).get("track_accuracy")
+        n = len(r.labels) or 2
+        if isinstance(acc, (int, float)) and acc > 1.5 / n:
+            scored.append((float(acc), r))
+    if not scored:
+        return done[:max_runs] if not any(headline(r).get("track_accuracy") is not None for r in done) else []
+    scored.sort(key=lambda x: (-x[0], x[1].id))
+    best = scored[0][0]
+    return [r for acc, r in scored if acc >= best - within][:max_runs]

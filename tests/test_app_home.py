@@ -182,3 +182,17 @@ def test_manage_runs_rename_and_delete_with_confirmation(app_models, tmp_path, m
     assert any("Renamed" in s for s in texts(at.success))
     listed = set().union(*(set(df["run"]) for df in _frames(at) if "track acc." in df.columns))
     assert "user/xgb-renamed" in listed
+
+
+def test_strongest_runs_rule(app_env):
+    from genre_core.leaderboard import headline, strongest_runs
+    from genre_core.runs import list_runs
+
+    runs = [r for r in list_runs() if r.status == "complete"]
+    picked = strongest_runs(runs, within=0.10, max_runs=4)
+    accs = {r.id: headline(r)["track_accuracy"] for r in runs}
+    best = max(a for a in accs.values() if a is not None)
+    assert picked and accs[picked[0].id] == best
+    assert all(accs[r.id] >= best - 0.10 for r in picked)
+    left_out = [rid for rid, a in accs.items() if a is not None and a < best - 0.10]
+    assert not set(left_out) & {r.id for r in picked}

@@ -44,6 +44,14 @@ def _verdicts(at) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if "verdict" in d.value.columns)
 
 
+def _default_runs() -> list[str]:
+    """What Predict preselects: the strongest runs by recorded accuracy (issue 13), best first."""
+    from genre_core.leaderboard import strongest_runs
+    from genre_core.runs import list_runs
+
+    return [r.id for r in strongest_runs([r for r in list_runs() if r.status == "complete"])]
+
+
 def _assert_predicted(at, run_ids):
     assert not at.exception, at.exception
     assert not at.error, texts(at.error)
@@ -72,7 +80,13 @@ def test_predict_waits_for_audio_with_shipped_runs_preselected(app_env):
     at = new_app(PREDICT)
     at.run()
     assert not at.exception
-    assert list(at.multiselect(key="runs").value) == list(SHIPPED_RUNS)
+    # the strongest runs by their recorded accuracy are preselected (issue 13), each with its figure beside it
+    from genre_core.leaderboard import strongest_runs
+    from genre_core.runs import list_runs
+
+    expected = [r.id for r in strongest_runs([r for r in list_runs() if r.status == "complete"])]
+    assert expected and list(at.multiselect(key="runs").value) == expected
+    assert all("track acc." in o for o in at.multiselect(key="runs").options)
     assert "Upload a track" in " ".join(texts(at.info))
     uploader = at.file_uploader(key="upload")
     assert {".wav", ".mp3", ".ogg", ".opus", ".flac", ".au"} <= set(uploader.allowed_type)
@@ -83,8 +97,9 @@ def test_predict_waits_for_audio_with_shipped_runs_preselected(app_env):
 def test_upload_wav_gives_verdicts_and_segment_charts(app_env):
     at = new_app(PREDICT)
     at.run()
+    at.multiselect(key="runs").set_value([MLP_SYNTH, MLP_TABLE]).run()  # a 3 s and a 30 s model, on purpose
     _upload(at, "pulse.wav", wav_bytes("pulse", duration=8.0))
-    _assert_predicted(at, SHIPPED_RUNS)
+    _assert_predicted(at, [MLP_SYNTH, MLP_TABLE])
     # the 3 s model cut 8 s into 3 segments, the 30 s table model saw one zero-padded window
     table = _verdicts(at)
     assert dict(zip(table["run"], table["segments"])) == {MLP_SYNTH: 3, MLP_TABLE: 1}
@@ -152,7 +167,7 @@ def test_page_stays_usable_after_a_bad_upload(app_env):
     _upload(at, "silence.wav", make_bad_bytes("silent")[0])
     assert at.error and not at.exception
     _upload(at, "drone.wav", wav_bytes("drone", duration=7.0))
-    _assert_predicted(at, SHIPPED_RUNS)
+    _assert_predicted(at, _default_runs())
 
 
 def test_example_clip_is_labelled_synthetic_and_predicted(app_env):
@@ -163,7 +178,7 @@ def test_example_clip_is_labelled_synthetic_and_predicted(app_env):
     assert not at.exception
     assert at.selectbox(key="example").value.key == "synthetic-medley"
     assert "not music" in " ".join(texts(at.caption))
-    _assert_predicted(at, SHIPPED_RUNS)
+    _assert_predicted(at, _default_runs())
     table = _verdicts(at)
     assert dict(zip(table["run"], table["segments"]))[MLP_SYNTH] == 8  # 24 s medley / 3 s
 
@@ -184,7 +199,7 @@ def test_choosing_a_segment_reuses_the_cached_prediction(app_env, monkeypatch):
     _upload(at, "cached.wav", wav_bytes("pulse", duration=9.5, seed=21))
     assert not at.exception
     n = len(calls)
-    assert n == len(SHIPPED_RUNS)
+    assert n == len(_default_runs())
     at.selectbox(key="segments_of").set_value(MLP_SYNTH)
     at.run()
     at.selectbox(key="segment").set_value(2)

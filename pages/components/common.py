@@ -263,13 +263,11 @@ def complete_runs(all_runs: Iterable | None = None) -> list:
     return shipped + [r for r in done if r.location != "shipped"]
 
 
-def default_run_ids(runs: Iterable, *, fallback_max: int = 6) -> list[str]:
-    """All shipped complete runs; without any, the ``fallback_max`` newest complete runs."""
-    done = complete_runs(runs)
-    shipped = [r.id for r in done if r.location == "shipped"]
-    if shipped:
-        return shipped
-    return [r.id for r in done[:fallback_max]]
+def default_run_ids(runs: Iterable) -> list[str]:
+    """The strongest complete runs by their recorded accuracy (:func:`genre_core.leaderboard.strongest_runs`)."""
+    from genre_core.leaderboard import strongest_runs
+
+    return [r.id for r in strongest_runs(complete_runs(runs))]
 
 
 def run_key(run_or_ref) -> tuple[str, int]:
@@ -309,7 +307,8 @@ def run_label(run) -> str:
     acc = h.get("track_accuracy")
     bits = [run.id, f"{h.get('backend') or '?'} on {h.get('dataset') or '?'}"]
     if acc is not None:
-        bits.append(f"{acc:.0%} track acc.")
+        proto = "CV" if h.get("evaluated_on") == "kfold" else (h.get("evaluated_on") or "held out")
+        bits.append(f"{acc:.0%} track acc. ({proto})")
     return " · ".join(bits)
 
 
