@@ -24,6 +24,7 @@ if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
@@ -181,10 +182,10 @@ def source_ui() -> AudioSource | None:
         return None
     data, name, mime = example_cached(clip.key)
     if clip.synthetic:
-        st.caption(
-            ":material/science: **Synthetic audio made by genre-lab, not music.** It shows how the page works; "
+        st.info(
+            "**Synthetic audio made by genre-lab, not music.** It shows how the page works; "
             "models trained on real music (GTZAN) give arbitrary answers on it, while a model trained on the "
-            "synthetic dataset should recognise each part."
+            "synthetic dataset should recognise each part.", icon=":material/science:"
         )
     return AudioSource(name, data, mime, _digest(data), synthetic=clip.synthetic)
 
@@ -283,11 +284,12 @@ def verdicts_ui(preds: list) -> None:
     table, summary = charts.agreement_frame(preds)
     st.markdown(summary)
     st.dataframe(
-        table.assign(confidence=100.0 * table["confidence"]), hide_index=True,
+        table.assign(confidence=100.0 * table["confidence"]), hide_index=True, width="stretch",
         column_config={
             "confidence": st.column_config.ProgressColumn("confidence", format="%.0f%%", min_value=0.0,
                                                           max_value=100.0),
-            "agrees": st.column_config.CheckboxColumn("agrees with majority"),
+            "agrees": st.column_config.CheckboxColumn("agrees", width="small",
+                                                      help="Agrees with the majority of the selected runs."),
             "segments": st.column_config.NumberColumn("segments", format="%d"),
         },
     )
@@ -295,7 +297,7 @@ def verdicts_ui(preds: list) -> None:
 
 def timeline_ui(preds: list, duration: float, colors: dict) -> None:
     if len(preds) > 1:
-        st.markdown("**All runs on one time axis** (colour: top genre of each segment; paler = less sure)")
+        st.markdown("**All runs on one time axis** (colour: top genre of each segment; thinner bar = less sure)")
         st.plotly_chart(charts.timeline_figure(preds, duration=duration, colors=colors), key="timeline", theme=None)
 
 
@@ -315,6 +317,11 @@ def run_details_ui(preds: list, duration: float, colors: dict) -> None:
                 f"{fmt_seconds(p.duration)} · features {fmt_seconds(p.timings.get('features_s'))}, "
                 f"inference {fmt_seconds(p.timings.get('inference_s'))}"
             )
+            if p.members and not p.n_segments:  # a vote of members with different windows: show the vote itself
+                members_ui(p)
+                for note in p.notes:
+                    st.caption(note)
+                continue
             for note in p.notes:
                 st.warning(note, icon=":material/warning:")
             if p.members:
@@ -325,6 +332,21 @@ def run_details_ui(preds: list, duration: float, colors: dict) -> None:
             else:
                 fig = charts.segment_bands_figure(p, duration=duration, colors=colors)
             st.plotly_chart(fig, key=f"segments_{i}", theme=None)
+
+
+def members_ui(p) -> None:
+    """How a voting run reached its verdict: each member's weight and its probability of the top genres."""
+    top = [lab for lab, _ in p.top3]
+    rows = [{"run": m.run_id, "weight": w, "verdict": m.label,
+             **{f"p({lab})": float(dict(zip(m.labels, m.proba)).get(lab, 0.0)) for lab in top}}
+            for m, w in zip(p.members, p.weights)]
+    rows.append({"run": f"= {p.run_id}", "weight": 1.0, "verdict": p.label,
+                 **{f"p({lab})": float(prob) for lab, prob in p.top3}})
+    cfg = {f"p({lab})": st.column_config.ProgressColumn(f"p({lab})", format="%.2f", min_value=0.0, max_value=1.0)
+           for lab in top}
+    cfg["weight"] = st.column_config.NumberColumn("weight", format="%.2f")
+    st.markdown("**The vote**: each member's probability of the ensemble's top genres, weighted")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config=cfg)
 
 
 def _boundaries(pred) -> tuple[float, ...]:
@@ -363,9 +385,11 @@ def listen_ui(source: AudioSource, analysis: Analysis) -> None:
 
         seg = c2.selectbox("Play one segment", range(pick.n_segments), format_func=seg_label, key="segment")
         if seg is not None:
-            player(float(pick.starts[seg]), float(pick.ends[seg]))
-            st.caption(f"Plays {fmt_clock(pick.starts[seg])}–{fmt_clock(pick.ends[seg])}: the window "
-                       f"{pick.run_id} saw as segment {seg + 1}.")
+            a, b = float(pick.starts[seg]), float(pick.ends[seg])
+            # only that part, so the player's own clock shows the segment's length, not the song's
+            st.audio(audio.y[int(a * audio.sr):int(b * audio.sr)], sample_rate=audio.sr)
+            st.caption(f"This player plays segment {seg + 1} only: {fmt_clock(a)}–{fmt_clock(b)} of the song "
+                       f"({b - a:.1f} s), the window {pick.run_id} saw.")
     view = st.radio("Show", ["Waveform", "Mel spectrogram"], horizontal=True, key="audio_view")
     bounds = _boundaries(pick) if pick is not None else ()
     if view == "Waveform":

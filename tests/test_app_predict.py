@@ -177,7 +177,7 @@ def test_example_clip_is_labelled_synthetic_and_predicted(app_env):
     at.run()
     assert not at.exception
     assert at.selectbox(key="example").value.key == "synthetic-medley"
-    assert "not music" in " ".join(texts(at.caption))
+    assert "not music" in " ".join(texts(at.info))  # said plainly in an info box where the example is offered
     _assert_predicted(at, _default_runs())
     table = _verdicts(at)
     assert dict(zip(table["run"], table["segments"]))[MLP_SYNTH] == 8  # 24 s medley / 3 s

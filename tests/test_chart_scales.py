@@ -41,3 +41,19 @@ def test_every_heatmap_is_drawn_without_streamlit_theme():
             body = call.group(1)
             if any(m in body for m in heat_makers):
                 assert "theme=None" in body, f"{page.name}: {body[:80]}"
+
+
+def test_timeline_keeps_genre_colours_and_shows_confidence_as_thickness():
+    """A pale colour read as another genre: confidence is the bar's thickness, the colour stays (issue 13)."""
+    from genre_core.predict import TrackPrediction
+    from pages.components.predict_charts import timeline_figure
+
+    labels = ["jazz", "rock"]
+    seg = np.array([[0.9, 0.1], [0.55, 0.45], [0.2, 0.8]])
+    pred = TrackPrediction("user/a", "mlp", labels, np.array([0.0, 3.0, 6.0]), np.array([3.0, 6.0, 9.0]), seg,
+                           seg.mean(axis=0))
+    fig = timeline_figure([pred, pred], duration=9.0, colors={"jazz": "#1f77b4", "rock": "#d62728"})
+    jazz = next(t for t in fig.data if t.name == "jazz")
+    assert jazz.marker.opacity is None and jazz.marker.color == "#1f77b4"
+    assert list(np.round(jazz.width, 3)) == [round(0.15 + 0.7 * 0.9, 3), round(0.15 + 0.7 * 0.55, 3)]
+    assert fig.layout.legend.y < 0  # under the plot, clear of plotly's toolbar

@@ -196,7 +196,11 @@ def segment_heatmap_figure(pred, *, duration: float | None = None, title: str | 
 
 def timeline_figure(preds: Sequence, *, duration: float | None = None,
                     colors: Mapping[str, str] | None = None) -> go.Figure:
-    """One row per run; each segment coloured by its winning genre, opacity = its confidence."""
+    """One row per run; each segment in its winning genre's colour, bar thickness = its confidence.
+
+    The colour is never faded (a pale colour reads as another genre); a sure
+    segment fills its row, an unsure one is a thin bar.
+    """
     preds = [p for p in preds if p.n_segments]
     if not preds:
         return _empty_figure("No run has a per-segment view.")
@@ -216,15 +220,16 @@ def timeline_figure(preds: Sequence, *, duration: float | None = None,
             fig.add_trace(go.Bar(
                 orientation="h", y=[p.run_id] * len(idx), x=(right - left)[idx], base=left[idx], name=name,
                 legendgroup=name, showlegend=name not in shown,
-                marker={"color": colors.get(name, "#888"), "opacity": np.clip(0.25 + 0.75 * conf[idx], 0, 1),
-                        "line": {"width": 0.5, "color": "white"}},
+                width=np.clip(0.15 + 0.7 * conf[idx], 0.15, 0.85),
+                marker={"color": colors.get(name, "#888"), "line": {"width": 0.5, "color": "white"}},
                 hovertext=[f"<b>{p.run_id}</b><br>{hover[i]}" for i in idx], hoverinfo="text",
             ))
             shown.add(name)
-    fig.update_layout(barmode="overlay", height=130 + 48 * len(preds),
-                      legend={"title": {"text": "top genre"}, "orientation": "h", "yanchor": "bottom", "y": 1.02,
+    # legend under the plot: above it, plotly's toolbar covers it on narrow screens
+    fig.update_layout(barmode="overlay", height=170 + 48 * len(preds),
+                      legend={"title": {"text": "top genre"}, "orientation": "h", "yanchor": "top", "y": -0.25,
                               "x": 0.0},
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
     fig.update_yaxes(autorange="reversed", title=None)
     _time_axis(fig, duration)
     return fig
