@@ -100,9 +100,18 @@ def _colorscale(name: str) -> list[list]:
     """
     import plotly.colors as pc
 
-    colors = getattr(pc.sequential, name)
+    colors = [_not_a_placeholder(c) for c in getattr(pc.sequential, name)]
     n = len(colors)
     return [[i / (n - 1), c] for i, c in enumerate(colors)]
+
+
+def _not_a_placeholder(color: str) -> str:
+    """Streamlit's chart code swaps near-black colours ``#0000XX`` for its theme palette (they are its
+    placeholders): Magma's ``#000004`` came out as a light purple, so quiet looked loud. Nudge them."""
+    c = str(color).lower()
+    if len(c) == 7 and c.startswith("#0000"):
+        return "#01" + c[3:5] + f"{min(int(c[5:], 16) + 1, 255):02x}"
+    return color
 
 
 #: Layout shared by every figure here. Pages draw them with ``st.plotly_chart(fig, theme=None)``: Streamlit's
