@@ -11,8 +11,8 @@ probabilities too, when all members cut the audio identically).
 
 Several runs on one file (:func:`predict_many`, :func:`iter_predictions`)
 stream: each run's prediction is handed over as soon as it is ready, cheapest
-inputs first, a worker thread computing the inputs while the calling thread
-loads models and predicts; a voting run is combined from its members'
+inputs first, one worker thread computing the inputs and another loading the
+models while the calling thread predicts; a voting run is combined from its members'
 probabilities right after its last member (its timings are its own combine
 time, not the sum of its members'). Models are loaded on first use, so
 TensorFlow / torch / xgboost are imported only when a run that needs them
@@ -459,10 +459,11 @@ def iter_predictions(
     feature set, window, hop, sample rate) is computed once, cheapest first,
     and fed to every run that needs it; a voting run is combined from its
     members' probabilities as soon as the last member is done (its timings are
-    its own combine time). With ``parallel`` (default), a second thread
-    computes the inputs while this one loads models (TensorFlow/torch imports
-    happen only for runs that need them, lightest first) and runs inference,
-    so fast runs come out first and the two cores stay busy.
+    its own combine time). With ``parallel`` (default), one thread computes
+    the inputs while another loads the models (TensorFlow/torch imports happen
+    only for runs that need them, lightest first) and this one predicts each
+    run as soon as its input and model are both there, so fast runs come out
+    first and the two cores stay busy.
 
     Parameters
     ----------
@@ -475,7 +476,7 @@ def iter_predictions(
         exceed it analyses that many, spread evenly over the whole track
         (:func:`spread_windows`); ``None`` or 0 analyses all.
     parallel : bool
-        Compute inputs in a worker thread (default) or all in this thread.
+        Compute inputs and load models in worker threads (default) or all in this thread.
     progress : callable, optional
         Receives ``{"stage": "predicting", "done", "total", "run"}`` after each
         run (``done`` counts the runs asked for).
@@ -567,46 +568,50 @@ def _iter_predictions(runs, audios, *, max_windows, parallel, progress) -> Itera
                 yield p
         return
 
-    # A worker thread computes the inputs, cheapest first; this thread loads the models meanwhile
-    # (imports are mostly single-threaded) and predicts each run as soon as its input and model are there.
+    # One thread computes the inputs, cheapest first; another loads the models, lightest first (imports
+    # are mostly single-threaded); this one predicts each run the moment its input and its model are both
+    # there, and hands the prediction over.
     import queue
 
-    results: "queue.Queue[tuple]" = queue.Queue()
+    events: "queue.Queue[tuple]" = queue.Queue()
     stop = threading.Event()
 
-    def worker() -> None:
+    def inputs_worker() -> None:
         for key in spec_order:
             if stop.is_set():
                 return
             try:
-                results.put((key, compute(key), None))
+                events.put(("input", key, compute(key), None))
             except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
-                results.put((key, None, err))
+                events.put(("input", key, None, err))
                 return
 
-    def take(block: bool) -> None:
-        while len(inputs) < len(specs):
-            try:
-                key, value, err = results.get(block=block)
-            except queue.Empty:
+    def models_worker() -> None:
+        for rid in load_order:
+            if stop.is_set():
                 return
+            try:
+                events.put(("model", rid, load(rid), None))
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                events.put(("model", rid, None, err))
+                return
+
+    threads = [threading.Thread(target=inputs_worker, name="genre-lab-inputs", daemon=True)]
+    if load_order:
+        threads.append(threading.Thread(target=models_worker, name="genre-lab-models", daemon=True))
+    for th in threads:
+        th.start()
+    try:
+        pending = len(spec_order) + len(load_order)
+        while pending:
+            kind, key, value, err = events.get()
+            pending -= 1
             if err is not None:
                 raise err
-            inputs[key] = value
-            if block:
-                return
-
-    thread = threading.Thread(target=worker, name="genre-lab-inputs", daemon=True)
-    thread.start()
-    try:
-        for rid in load_order:
-            load_s[rid] = load(rid)
-            take(block=False)
-            for p in predict_ready():
-                report(p)
-                yield p
-        while len(inputs) < len(specs):
-            take(block=True)
+            if kind == "input":
+                inputs[key] = value
+            else:
+                load_s[key] = value
             for p in predict_ready():
                 report(p)
                 yield p
@@ -615,7 +620,8 @@ def _iter_predictions(runs, audios, *, max_windows, parallel, progress) -> Itera
             yield p
     finally:
         stop.set()
-        thread.join()
+        for th in threads:
+            th.join()
 
 
 def _in_order(runs: Sequence[Run], got: Mapping[str, TrackPrediction]) -> list[TrackPrediction]:
