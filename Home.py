@@ -104,7 +104,6 @@ def leaderboard_ui(runs: list) -> None:
         table = pd.DataFrame({
             "run": rows["run"],
             "backend": rows["backend"],
-            "tracks": rows["tracks"],
             "track acc.": 100.0 * rows["track acc."],
             "95% CI": [_na(lo, lambda _: f"{lo:.0%}–{hi:.0%}") if pd.notna(hi) else "n/a"
                        for lo, hi in zip(rows["95% CI low"], rows["95% CI high"])],
@@ -120,11 +119,9 @@ def leaderboard_ui(runs: list) -> None:
             column_config={
                 "run": st.column_config.TextColumn("run", help="shipped/… came with genre-lab; user/… you trained."),
                 "backend": st.column_config.TextColumn("backend", width="small"),
-                "tracks": st.column_config.NumberColumn("tracks", format="%d", width="small",
-                                                        help="Held-out tracks the figures are computed on."),
                 "track acc.": st.column_config.ProgressColumn(
                     "track accuracy", help="Share of held-out tracks classified right.",
-                    format="%.1f%%", min_value=0.0, max_value=100.0, width="medium"),
+                    format="%.1f%%", min_value=0.0, max_value=100.0, width="small"),
                 "95% CI": st.column_config.TextColumn("95% CI", width="small",
                                                       help="Wilson interval of the track accuracy."),
                 "balanced": st.column_config.TextColumn("balanced", width="small",

@@ -131,16 +131,23 @@ def leaderboard_groups(board: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     Runs are comparable when they were evaluated on the same data with the
     same protocol (``data`` and ``split``). Within a group rows are sorted by
     track accuracy, best first; groups are ordered by their best run.
-    Returns ``[(label, rows), ...]`` with labels like ``"gtzan · kfold (3 runs)"``.
+    A voting run joins the group of the protocol its members were evaluated
+    with. Returns ``[(label, rows), ...]`` with labels like
+    ``"gtzan · kfold (3 runs, 413 tracks)"``.
     """
     if board.empty:
         return []
-    key = board["data"].fillna("?").astype(str) + " · " + board["split"].fillna("?").astype(str)
+    # a voting run is scored on its members' held-out predictions: it belongs with them
+    protocol = [ev if sp == "voting" and isinstance(ev, str) else sp
+                for sp, ev in zip(board["split"], board["evaluated on"])]
+    key = board["data"].fillna("?").astype(str) + " · " + pd.Series(protocol, index=board.index).fillna("?").astype(str)
     groups = []
     for label, rows in board.groupby(key, sort=False):
         rows = rows.sort_values("track acc.", ascending=False, na_position="last", kind="stable")
         n = len(rows)
-        groups.append((f"{label} ({n} run{'s' if n != 1 else ''})", rows.reset_index(drop=True)))
+        tracks = sorted({int(t) for t in rows["tracks"] if pd.notna(t)})
+        on = f", {tracks[0]} tracks" if len(tracks) == 1 else ""
+        groups.append((f"{label} ({n} run{'s' if n != 1 else ''}{on})", rows.reset_index(drop=True)))
     groups.sort(key=lambda g: -(g[1]["track acc."].max() if g[1]["track acc."].notna().any() else -1.0))
     return groups
 

@@ -62,7 +62,7 @@ def test_home_lists_runs_leaderboard_and_flags(app_env):
     assert len(boards) >= 2
     assert set().union(*(set(b["run"]) for b in boards)) == set(COMPLETE_RUNS)
     for board in boards:
-        for col in ("backend", "tracks", "track acc.", "95% CI", "balanced", "segments", "training", "size"):
+        for col in ("backend", "track acc.", "95% CI", "balanced", "segments", "training", "size"):
             assert col in board.columns, col
         assert board["track acc."].between(0, 100).all()  # shown in percent
         assert list(board["track acc."]) == sorted(board["track acc."], reverse=True)
