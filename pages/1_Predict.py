@@ -285,6 +285,9 @@ def verdicts_ui(preds: list) -> None:
     st.markdown(summary)
     st.dataframe(
         table.assign(confidence=100.0 * table["confidence"]), hide_index=True, width="stretch",
+        # what a reader needs first stays visible on narrow screens; details scroll
+        column_order=[c for c in ("run", "verdict", "agrees", "confidence", "top 3", "window", "segments", "backend")
+                      if c in table.columns],
         column_config={
             "confidence": st.column_config.ProgressColumn("confidence", format="%.0f%%", min_value=0.0,
                                                           max_value=100.0),
