@@ -627,16 +627,29 @@ def cancel_job(job_id: str) -> dict:
     return job_status(job_id)
 
 
-def delete_job(job_id: str) -> None:
-    """Remove a finished job's folder (its run, if any, stays in the registry)."""
-    import shutil
+#: The files a job folder holds (genre-lab deletes nothing else in it).
+JOB_LAYOUT = (JOB_FILE, STATUS_FILE, HISTORY_FILE, CANCEL_FILE, LOG_FILE)
 
+
+def delete_job(job_id: str) -> None:
+    """Remove a finished job's folder (its run, if any, stays in the registry).
+
+    Only the job's own files are removed (never a symlink, never anything
+    else); the folder goes when that leaves it empty.
+    """
     folder = _job_path(job_id)
     with _locked():
         st = _status_of(folder)
         if st is not None and st["state"] in ACTIVE_STATES:
             raise JobError(f"Job {job_id} is {st['state']}; cancel it first.")
-        shutil.rmtree(folder, ignore_errors=True)
+        for entry in list(os.scandir(folder)) if folder.is_dir() else []:
+            ours = entry.name in JOB_LAYOUT or (entry.name.startswith(".") and entry.name.endswith(".part"))
+            if ours and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def wait_for_job(job_id: str, *, timeout: float = 600.0, poll: float = 0.5) -> dict:
