@@ -136,3 +136,21 @@ def test_fifo_run_json_is_not_read(models):
     os.mkfifo(folder / "run.json")
     listed = {r.name: r for r in list_runs()}
     assert listed["pipe"].status == "invalid" and "regular file" in listed["pipe"].info["error"]
+
+
+def test_delete_job_removes_only_the_jobs_files(models, tmp_path):
+    outside = tmp_path / "outside"
+    keep = _user_folder(outside)
+    folder = jobs.jobs_dir() / "20261202-000000-mlp-abc123"
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text(json.dumps({"job_id": folder.name, "config": {}}))
+    (folder / "status.json").write_text(json.dumps({"job_id": folder.name, "state": "complete"}))
+    (folder / "log.txt").write_text("done\n")
+    (folder / "link").symlink_to(outside, target_is_directory=True)
+    jobs.delete_job(folder.name)
+    assert sorted(p.name for p in folder.iterdir()) == ["link"]
+    assert _snapshot(outside) == keep
+    (folder / "link").unlink()
+    (folder / "job.json").write_text(json.dumps({"job_id": folder.name, "config": {}}))
+    jobs.delete_job(folder.name)
+    assert not folder.exists()
