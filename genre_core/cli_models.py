@@ -207,8 +207,8 @@ def add_commands(subparsers) -> None:
     # ---- predict
     p = subparsers.add_parser(
         "predict", help="classify an audio file with one or more runs",
-        usage="python -m genre_core predict [-h] [--json] [--max-duration S] [--no-segments] [--quiet] "
-              "RUN [RUN ...] FILE",
+        usage="python -m genre_core predict [-h] [--json] [--max-duration S] [--max-windows N] [--no-segments] "
+              "[--quiet] RUN [RUN ...] FILE",
         description="Classify one audio file: for each run, the track-level label and confidence "
                     "(mean of segment probabilities), the top 3 genres, and per-segment probabilities.")
     p.add_argument("items", nargs="+", metavar="RUN [RUN ...] FILE",

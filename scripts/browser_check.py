@@ -221,10 +221,50 @@ def _upload(page, path: Path, ctx: Context) -> None:
     wait_idle(page, ctx.timeout_s)
 
 
+def _timed_upload(page, path: Path, ctx: Context) -> tuple[float | None, float]:
+    """Upload ``path``; seconds until the first verdict shows ("ready after ...") and until the page is idle."""
+    t0 = time.monotonic()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    first = None
+    try:
+        page.get_by_text(re.compile("ready after")).first.wait_for(state="visible", timeout=ctx.timeout_s * 1000)
+        first = time.monotonic() - t0
+    except Exception:  # noqa: BLE001 - measured as missing
+        pass
+    while time.monotonic() - t0 < 10 and script_state(page) == "notRunning" and not page.locator(STATUS_WIDGET).count():
+        time.sleep(0.1)
+    wait_idle(page, ctx.timeout_s)
+    page.wait_for_selector(PLOTLY, timeout=ctx.timeout_s * 1000)
+    return first, time.monotonic() - t0
+
+
+def check_predict_timing(page, ctx: Context) -> list[Result]:
+    """Issue 12: on this server, seconds from upload to the first verdict and to an idle page, first and second clip."""
+    results = []
+    for i, seconds in enumerate((30.0, 31.0)):  # two different clips (no cache hit for the second)
+        clip = ctx.tmp / f"timing-{i + 1}.mp3"
+        _synth_mp3(clip, seconds=seconds)
+        try:
+            if i:
+                try:
+                    page.locator('[data-testid="stFileUploaderDeleteBtn"] button').first.click(timeout=3000)
+                    wait_idle(page, ctx.timeout_s)
+                except Exception:  # noqa: BLE001
+                    pass
+            first, idle = _timed_upload(page, clip, ctx)
+            results.append(Result(f"Predict timing: clip {i + 1} ({seconds:.0f} s)", first is not None,
+                                  f"first verdict {first:.1f} s, idle page {idle:.1f} s after the upload"
+                                  if first is not None else f"no verdict seen; idle after {idle:.1f} s"))
+        except Exception as err:  # noqa: BLE001
+            results.append(Result(f"Predict timing: clip {i + 1}", False, f"{type(err).__name__}: {err}"))
+    return results
+
+
 def check_predict(page, ctx: Context) -> list[Result]:
     results = []
     if page.locator('[data-testid="stFileUploaderDropzoneInput"]').count() == 0:
         return [Result("Predict: upload", True, "skipped: no trained run to predict with (see the Home page)")]
+    results.extend(check_predict_timing(page, ctx) if ctx.suffix == "" else [])
     mp3 = ctx.audio or _synth_mp3(ctx.tmp / "browser-check.mp3")
     name = f"Predict: upload {mp3.name}"
     print(f"uploading {mp3.name} on Predict ...", flush=True)

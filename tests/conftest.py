@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 
 
+# the app's background preloading of the default runs (pages/components/common.py) is for real servers
+os.environ.setdefault("GENRE_PRELOAD", "0")
 if not os.environ.get("GENRE_CACHE_DIR"):
     _cache = tempfile.mkdtemp(prefix="genre-cache-")
     os.environ["GENRE_CACHE_DIR"] = _cache

@@ -31,6 +31,7 @@ A page reads like a storyboard::
 from __future__ import annotations
 
 import os
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -70,9 +71,11 @@ def debug_mode() -> bool:
 def setup_page(title: str, icon: str = ":material/graphic_eq:", *, layout: str = "wide") -> None:
     """Configure the page and apply the session's location settings.
 
-    Call first in every page's ``main()``.
+    Call first in every page's ``main()``. The first page run of the server
+    also starts :func:`preload_default_runs` in the background.
     """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout=layout)
+    preload_default_runs()
     with st.sidebar:
         st.caption(
             f"Models: `{_short(config.models_dir())}`  \nData: `{_short(config.data_dir())}`  \n"
@@ -288,6 +291,40 @@ def _load_run_resource(path: str, mtime_ns: int):  # noqa: ARG001 - mtime is par
     from genre_core import runs
 
     return runs.load_run(path)
+
+
+@st.cache_resource(show_spinner=False)
+def preload_default_runs() -> threading.Thread | None:
+    """Once per server: load the runs Predict preselects (and their libraries) in a background thread.
+
+    The first upload then finds TensorFlow / torch / xgboost imported and the
+    models in :func:`load_run_cached`'s cache instead of paying for them.
+    ``GENRE_PRELOAD=0`` turns it off (the tests do).
+    """
+    if os.environ.get("GENRE_PRELOAD", "1").strip() in ("0", "false", "no"):
+        return None
+    try:
+        from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+        ctx = get_script_run_ctx(suppress_warning=True)
+    except ImportError:  # pragma: no cover - older Streamlit
+        add_script_run_ctx, ctx = None, None
+    ids = default_run_ids(list_runs_safe())
+
+    def work() -> None:
+        for rid in ids:
+            try:
+                run = load_run_cached(rid)
+                for member, _ in getattr(run, "members", []) or []:
+                    member.load_model()
+            except Exception:  # noqa: BLE001 - a run that cannot load says so when it is used
+                continue
+
+    thread = threading.Thread(target=work, name="genre-lab-preload", daemon=True)
+    if add_script_run_ctx is not None and ctx is not None:
+        add_script_run_ctx(thread, ctx)
+    thread.start()
+    return thread
 
 
 def load_run_cached(run_or_ref):
