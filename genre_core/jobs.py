@@ -341,7 +341,7 @@ def normalise_config(cfg: Mapping[str, Any]) -> dict:
 SPLIT_CHOICES = {
     "track": "Track-level stratified train / valid / test",
     "artist": "Artist-level (no artist on two sides)",
-    "kfold": "k-fold cross-validation by track",
+    "kfold": "k-fold cross-validation (by track or artist)",
     "ff": "GTZAN fault-filtered partition",
 }
 

@@ -613,7 +613,7 @@ def mel_is_dark_when_quiet(page, ctx: Context, where: str) -> Result:
 def check_home(page, ctx: Context) -> list[Result]:
     """The leaderboard comes in groups of comparable runs (same data and protocol), best first."""
     try:
-        headers = page.locator('[data-testid="stMarkdownContainer"] strong').filter(has_text=re.compile(r" · .*\(\d+ runs?\)"))
+        headers = page.locator('[data-testid="stMarkdownContainer"] strong').filter(has_text=re.compile(r" · .*\(\d+ runs?[,)]"))
         n = headers.count()
         names = [headers.nth(i).inner_text() for i in range(n)]
         shot = shoot(page, ctx, "home-leaderboard")
