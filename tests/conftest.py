@@ -84,3 +84,12 @@ def gtzan() -> Path:
     if not root.is_dir():
         pytest.skip(f"real GTZAN audio not found at {root}")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _fresh_input_memo():
+    """Each test computes its prediction inputs afresh (genre_core.predict remembers the last few)."""
+    from genre_core.predict import clear_input_memo
+
+    clear_input_memo()
+    yield
