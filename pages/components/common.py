@@ -312,12 +312,26 @@ def preload_default_runs() -> threading.Thread | None:
     ids = default_run_ids(list_runs_safe())
 
     def work() -> None:
+        specs = {}
         for rid in ids:
             try:
                 run = load_run_cached(rid)
-                for member, _ in getattr(run, "members", []) or []:
-                    member.load_model()
+                leaves = [m for m, _ in run.members] if run.is_voting else [run]
+                for leaf in leaves:
+                    model = leaf.load_model()
+                    specs[model.input_spec.key()] = model.input_spec
             except Exception:  # noqa: BLE001 - a run that cannot load says so when it is used
+                continue
+        # one short window per input: imports torch, loads musicnn's weights, compiles numba's kernels
+        import numpy as np
+
+        from genre_core.inputs import compute_track_input
+
+        for spec in specs.values():
+            try:
+                t = np.arange(int(spec.sr * max(3.5, (spec.window or 3.0) + 0.5))) / spec.sr
+                compute_track_input((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), spec.sr, spec)
+            except Exception:  # noqa: BLE001 - warming up only
                 continue
 
     thread = threading.Thread(target=work, name="genre-lab-preload", daemon=True)
