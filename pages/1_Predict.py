@@ -306,10 +306,15 @@ def timeline_ui(preds: list, duration: float, colors: dict) -> None:
 
 def run_details_ui(preds: list, duration: float, colors: dict) -> None:
     st.subheader("Per run, segment by segment")
-    style = st.radio("Chart", ["Probability bands", "Heatmap"], horizontal=True, key="chart_style")
-    tabs = st.tabs([p.run_id for p in preds])
-    for i, (tab, p) in enumerate(zip(tabs, preds)):
-        with tab:
+    c1, c2 = st.columns([2, 1])
+    ids = [p.run_id for p in preds]
+    # one run drawn at a time (on demand): drawing every run's chart cost seconds of page time
+    rid = c1.selectbox("Run", ids, key="detail_run") if len(ids) > 1 else ids[0]
+    style = c2.radio("Chart", ["Probability bands", "Heatmap"], horizontal=True, key="chart_style")
+    for i, p in enumerate(preds):
+        if p.run_id != rid:
+            continue
+        with st.container():
             c1, c2, c3 = st.columns([1, 1, 2])
             c1.metric("Verdict", p.label)
             c2.metric("Confidence", f"{p.confidence:.0%}")
