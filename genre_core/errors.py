@@ -48,5 +48,9 @@ class RunError(GenreLabError):
     """A run folder is missing, incomplete, tampered with or incompatible."""
 
 
+
+class RunExistsError(RunError):
+    """A complete run already has that name (replace it only on purpose: ``overwrite``)."""
+
 class TrainingCancelled(GenreLabError):
     """Training was stopped on request; the run is recorded as cancelled."""

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from . import config
-from .errors import GenreLabError, RunError, TrainingCancelled
+from .errors import GenreLabError, RunExistsError, TrainingCancelled
 
 __all__ = [
     "ACTIVE_STATES",
@@ -323,11 +323,9 @@ def normalise_config(cfg: Mapping[str, Any]) -> dict:
         name = check_run_name(str(name).strip())
         try:
             check_target(config.user_runs_dir(), name, overwrite=out["overwrite"])
-        except RunError as err:
-            if "already exists" in str(err):
-                raise RunError(f"A run named {name!r} already exists in {config.user_runs_dir()}; "
-                               "choose another name or tick 'overwrite'.") from None
-            raise
+        except RunExistsError:
+            raise RunExistsError(f"A run named {name!r} already exists in {config.user_runs_dir()}; "
+                                 "choose another name or tick 'overwrite'.") from None
         out["name"] = name
     else:
         out["name"] = None

@@ -89,7 +89,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from . import config
-from .errors import GenreLabError, RunError, TrainingCancelled
+from .errors import GenreLabError, RunError, RunExistsError, TrainingCancelled
 from .jsonio import read_json
 from .run_record import check_history, check_run_record
 
@@ -200,11 +200,6 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _read_json(path: Path, what: str) -> Any:
-    """See :func:`genre_core.jsonio.read_json` (only small regular files are read)."""
-    return read_json(path, what)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -410,7 +405,7 @@ def run_record_of(folder: str | os.PathLike) -> dict | None:
     try:
         if folder.is_symlink() or not folder.is_dir():
             return None
-        info = _read_json(folder / RUN_FILE, RUN_FILE)
+        info = read_json(folder / RUN_FILE, RUN_FILE)
     except (RunError, OSError):
         return None
     if not isinstance(info, dict):
@@ -430,10 +425,26 @@ def _is_own_tmp(folder: Path) -> bool:
     if folder.is_symlink() or not folder.is_dir() or not _TMP_RE.match(folder.name):
         return False
     try:
-        st = _read_json(folder / STATUS_FILE, STATUS_FILE)
+        st = read_json(folder / STATUS_FILE, STATUS_FILE)
     except RunError:
         return False
     return isinstance(st, dict) and isinstance(st.get("pid"), int)
+
+
+def _written_by_us(rel: str, manifest: Iterable[str] | None) -> bool:
+    """Whether ``rel`` (a regular file's path inside a run folder) is one genre-lab wrote.
+
+    The layout files (:data:`LAYOUT_FILES`), the files the manifest names, the
+    regular files under ``model/`` (all of them when there is no manifest: a
+    failed or crashed run), OS clutter (:data:`IGNORED_FILES`) and our own
+    ``.*.part`` temporaries.
+    """
+    listed = manifest if isinstance(manifest, (set, frozenset, dict)) else set(manifest or ())
+    if rel in LAYOUT_FILES or rel in listed or Path(rel).name in IGNORED_FILES:
+        return True
+    if rel.startswith(MODEL_DIR + "/"):
+        return manifest is None
+    return rel.startswith(".") and rel.endswith(".part")
 
 
 def _remove_written(folder: Path, manifest: Iterable[str] | None) -> list[str]:
@@ -445,15 +456,8 @@ def _remove_written(folder: Path, manifest: Iterable[str] | None) -> list[str]:
     links and any other file. Emptied folders are removed, the run folder too.
     """
     folder = Path(folder)
-    listed = {str(m) for m in (manifest or ())}
+    listed = None if manifest is None else {str(m) for m in manifest}
     left: list[str] = []
-
-    def owned(rel: str) -> bool:
-        if rel in LAYOUT_FILES or rel in listed or rel in IGNORED_FILES:
-            return True
-        if rel.startswith(MODEL_DIR + "/"):
-            return manifest is None or rel in listed
-        return Path(rel).name in IGNORED_FILES or (rel.startswith(".") and rel.endswith(".part"))
 
     def walk(d: Path, prefix: str) -> bool:
         """Remove owned files under ``d``; True when ``d`` ended empty."""
@@ -476,7 +480,7 @@ def _remove_written(folder: Path, manifest: Iterable[str] | None) -> list[str]:
                         empty = False
                 else:
                     empty = False
-            elif e.is_file(follow_symlinks=False) and owned(rel):
+            elif e.is_file(follow_symlinks=False) and _written_by_us(rel, listed):
                 try:
                     os.unlink(e.path)
                 except FileNotFoundError:
@@ -514,7 +518,7 @@ def check_target(root: Path, name: str, *, overwrite: bool = False) -> Path:
         raise RunError(f"{target} exists and is not a genre-lab run (no valid run.json); genre-lab will not "
                        f"replace or delete it. Choose another run name or location.")
     if info.get("status") == "complete" and not overwrite:
-        raise RunError(
+        raise RunExistsError(
             f"A run named {name!r} already exists in {root}; choose another name or delete it first."
         )
     foreign = _foreign_files(target, info)
@@ -528,17 +532,13 @@ def check_target(root: Path, name: str, *, overwrite: bool = False) -> Path:
 def _foreign_files(folder: Path, info: Mapping) -> list[str]:
     """Files in a run folder that neither the layout nor the manifest names (symlinks included)."""
     files = info.get("files") if isinstance(info.get("files"), dict) else None
-    listed = set(files or ())
     out = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         base = Path(dirpath)
         for n in list(dirnames) + filenames:
             p = base / n
             rel = p.relative_to(folder).as_posix()
-            if p.is_symlink():
-                out.append(rel)
-            elif n in filenames and not (rel in LAYOUT_FILES or rel in listed or n in IGNORED_FILES
-                                         or (rel.startswith(MODEL_DIR + "/") and files is None)):
+            if p.is_symlink() or (n in filenames and not _written_by_us(rel, files)):
                 out.append(rel)
     return sorted(out)
 
@@ -683,7 +683,7 @@ class Run:
         p = Path(self.path) / HISTORY_FILE
         if not p.is_file():
             return []
-        return check_history(_read_json(p, "history"), str(p))
+        return check_history(read_json(p, "history"), str(p))
 
     def load_model(self):
         """Load (once) and return the model; ``None`` for voting runs."""
@@ -973,7 +973,7 @@ def _tmp_run(path: Path, location: str) -> Run:
 def _listed_run(p: Path, loc: str) -> Run:
     """A run folder as listed: its record, or ``"invalid"`` with the reason (never an exception)."""
     try:
-        info = check_run_record(_read_json(p / RUN_FILE, RUN_FILE), str(p / RUN_FILE), run_format=RUN_FORMAT)
+        info = check_run_record(read_json(p / RUN_FILE, RUN_FILE), str(p / RUN_FILE), run_format=RUN_FORMAT)
         status = info["status"]
     except RunError as err:
         info, status = {"error": str(err)}, "invalid"
@@ -1110,7 +1110,7 @@ def _verify(path: Path, info: dict, run_id: str) -> None:
                 raise RunError(f"Run {run_id}: unexpected file {rel} that run.json does not list; refused.")
     for rel in files:
         if rel.endswith(".json"):
-            _read_json(path / rel, f"run file {rel}")
+            read_json(path / rel, f"run file {rel}")
 
 
 def _load_model(run: Run):
@@ -1163,7 +1163,7 @@ def load_run(ref: str | os.PathLike | Run, *, verify: bool = True, load_model: b
     run_file = path / RUN_FILE
     if not run_file.is_file():
         raise RunError(f"{path} is not a run folder (no {RUN_FILE}).")
-    info = _read_json(run_file, RUN_FILE)
+    info = read_json(run_file, RUN_FILE)
     if isinstance(info, dict) and info.get("status") not in (None, "complete") and info.get("status") in STATUSES:
         why = f": {info['error']}" if isinstance(info.get("error"), str) and info.get("error") else ""
         raise RunError(f"Run {run_id} is {info['status']}, not complete{why}; it cannot be used.")

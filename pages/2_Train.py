@@ -23,7 +23,7 @@ import streamlit as st
 from genre_core import config, jobs
 from genre_core.backends import get_backend
 from genre_core.dataset import listing_stamp, open_dataset
-from genre_core.errors import GenreLabError
+from genre_core.errors import GenreLabError, RunExistsError
 from genre_core.runs import check_run_name, check_target
 from pages.components import train_ui
 from pages.components.common import fmt_seconds, run_page, setup_page, show_error
@@ -308,10 +308,8 @@ def run_settings_ui(backend: str) -> tuple[int, str | None, bool, list[str]]:
         try:
             check_run_name(name)
             try:
-                check_target(config.user_runs_dir(), name)
-            except GenreLabError as err:
-                if "already exists" not in str(err):
-                    raise  # a folder genre-lab did not write: never offered for replacement
+                check_target(config.user_runs_dir(), name)  # a folder genre-lab did not write: raises, never offered
+            except RunExistsError:
                 overwrite = st.checkbox(f"Replace the existing run user/{name}", value=False, key="train_overwrite")
                 if not overwrite:
                     problems.append(f"A run named user/{name} exists: choose another name or tick Replace.")
