@@ -52,6 +52,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_KEYS = ("taggram", "penultimate", "mean_pool", "max_pool")
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "musicnn_expected.npz"
+SHIPPED_GOLDEN = REPO_ROOT / "tests" / "fixtures" / "musicnn_shipped_golden.npz"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -256,6 +257,41 @@ def _fixture(args) -> int:
     return 0
 
 
+def _shipped_golden(args) -> int:
+    """Freeze what the shipped musicnn-based runs predict on the probe signal (regression golden).
+
+    Regenerate only on purpose (a deliberate change of the shipped runs or of
+    the musicnn feature sets' numbers, with a ``version`` bump): the test
+    ``test_shipped_runs_predict_as_frozen`` exists to catch any other change.
+    """
+    from genre_core import config
+    from genre_core.audio import Audio
+    from genre_core.features import musicnn as m
+    from genre_core.predict import predict_audio
+    from genre_core.runs import load_runs
+
+    y, sr = m._probe_signal(duration=6.0)
+    audio = Audio(y=y, sr=sr, name="probe.wav", duration=len(y) / sr, source_duration=len(y) / sr, source_sr=sr,
+                  channels=1, clipped_to_max=False)
+    root = config.shipped_runs_dir()
+    refs = []
+    for run_json in sorted(root.glob("*/run.json")):
+        text = run_json.read_text()
+        if '"feature_set": "musicnn' in text or "musicnn" in run_json.parent.name or '"members"' in text:
+            refs.append(f"shipped/{run_json.parent.name}")
+    runs = [r for r in load_runs(refs) if r.is_voting or (r.input_spec and (r.input_spec.feature_set or "").startswith("musicnn"))]
+    arrays: dict[str, np.ndarray] = {"runs": np.array([r.id for r in runs])}
+    for run, pred in zip(runs, predict_audio(runs, {sr: audio}, max_windows=None)):
+        arrays[f"{run.id}/proba"] = np.asarray(pred.proba, np.float64)
+        arrays[f"{run.id}/segment_proba"] = np.asarray(pred.segment_proba, np.float64)
+        if not run.is_voting:
+            arrays[f"{run.id}/feature_key"] = np.array(run.load_model().input_spec.key())
+        print(f"{run.id}: {np.round(pred.proba, 3)}")
+    np.savez_compressed(SHIPPED_GOLDEN, **arrays)
+    print(f"wrote {SHIPPED_GOLDEN} ({SHIPPED_GOLDEN.stat().st_size / 1e3:.1f} kB)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -274,8 +310,10 @@ def main(argv=None) -> int:
     p.add_argument("files", nargs="*")
     p = sub.add_parser("fixture", help="(project venv) regenerate tests/fixtures/musicnn_expected.npz")
     p.add_argument("--ref-python", default="/tmp/musicnn-ref/bin/python")
+    sub.add_parser("shipped-golden", help="(project venv) regenerate tests/fixtures/musicnn_shipped_golden.npz")
     args = parser.parse_args(argv)
-    return {"extract": _extract, "compare": _compare, "fixture": _fixture}[args.command](args)
+    commands = {"extract": _extract, "compare": _compare, "fixture": _fixture, "shipped-golden": _shipped_golden}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":
