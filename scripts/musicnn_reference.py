@@ -285,7 +285,11 @@ def _shipped_golden(args) -> int:
         arrays[f"{run.id}/proba"] = np.asarray(pred.proba, np.float64)
         arrays[f"{run.id}/segment_proba"] = np.asarray(pred.segment_proba, np.float64)
         if not run.is_voting:
-            arrays[f"{run.id}/feature_key"] = np.array(run.load_model().input_spec.key())
+            from genre_core.inputs import compute_track_input
+
+            spec = run.load_model().input_spec
+            arrays[f"{run.id}/feature_key"] = np.array(spec.key())
+            arrays[f"features/{spec.key()}"] = compute_track_input(y, sr, spec).X
         print(f"{run.id}: {np.round(pred.proba, 3)}")
     np.savez_compressed(SHIPPED_GOLDEN, **arrays)
     print(f"wrote {SHIPPED_GOLDEN} ({SHIPPED_GOLDEN.stat().st_size / 1e3:.1f} kB)")
