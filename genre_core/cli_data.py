@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from .errors import DatasetError, GenreLabError
+from .jsonio import write_text_atomic
 
 __all__ = ["add_commands"]
 
@@ -149,18 +150,6 @@ def _check_seconds(value: float | None, flag: str) -> None:
         raise GenreLabError(f"{flag} must be a positive number of seconds, not {value}.")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _report_failures(failures: list[tuple[str, str]], quiet: bool) -> None:
     if failures and not quiet:
         print(f"skipped {len(failures)} track(s) that could not be used:", file=sys.stderr)
@@ -244,7 +233,7 @@ def cmd_features(args) -> int:
                              "start": np.round(ti.starts, 4), "end": np.round(ti.ends, 4)})
         frames.append(pd.concat([meta, pd.DataFrame(ti.X, columns=fs.columns)], axis=1))
     table = pd.concat(frames, ignore_index=True)
-    _atomic_write_text(out, table.to_csv(index=False))
+    write_text_atomic(out, table.to_csv(index=False))
     print(f"wrote {len(table)} rows x {len(fs.columns)} {fs.name} features ({len(inputs)} tracks, "
           f"{len(failures)} skipped) to {out} in {time.monotonic() - t0:.1f} s")
     return 0
@@ -289,8 +278,8 @@ def cmd_spectrograms(args) -> int:
         rows.append({"track_id": tid, "label": track.label, "filename": track.path.name,
                      "npz": rel.as_posix(), "n_segments": len(ti), "n_mels": int(ti.X.shape[1]),
                      "n_frames": int(ti.X.shape[2])})
-    _atomic_write_text(out / "index.csv", pd.DataFrame(rows).to_csv(index=False))
-    _atomic_write_text(out / "spec.json", json.dumps({"input": spec.to_dict(), "dataset": ds.to_dict(),
+    write_text_atomic(out / "index.csv", pd.DataFrame(rows).to_csv(index=False))
+    write_text_atomic(out / "spec.json", json.dumps({"input": spec.to_dict(), "dataset": ds.to_dict(),
                                                       "skipped": [list(f) for f in failures]}, indent=2))
     n_windows = sum(r["n_segments"] for r in rows)
     print(f"wrote {len(rows)} tracks ({n_windows} windows of {rows[0]['n_mels']}x{rows[0]['n_frames']}, "

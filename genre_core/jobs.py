@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import secrets
 import signal
@@ -55,7 +54,9 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from . import config
-from .errors import GenreLabError, RunExistsError, TrainingCancelled
+from .errors import GenreLabError, RunError, RunExistsError, TrainingCancelled
+from .jsonio import dumps, read_json, write_json
+from .store import now_iso, pid_alive
 
 __all__ = [
     "ACTIVE_STATES",
@@ -129,37 +130,11 @@ def jobs_dir() -> Path:
     return config.user_runs_dir() / ".jobs"
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        try:
-            return _clean(obj.item())
-        except (TypeError, ValueError):
-            pass
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(_clean(obj), indent=1, allow_nan=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _read_json(path: Path) -> dict | None:
+    """A queue file's JSON object, or ``None`` if it is missing or damaged (the queue skips it)."""
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        d = read_json(path, "job file")
+    except RunError:
         return None
     return d if isinstance(d, dict) else None
 
@@ -189,32 +164,10 @@ def _job_path(job_id: str) -> Path:
     return p
 
 
-def _pid_alive(pid: int | None, job_id: str | None = None) -> bool:
-    """True if ``pid`` is a live (non-zombie) process, and, where /proc says, the worker of ``job_id``."""
-    if not pid or int(pid) <= 0:
-        return False
-    pid = int(pid)
+def _worker_alive(pid: int | None, job_id: str | None = None) -> bool:
+    """True if ``pid`` is a live worker (of ``job_id``, where /proc can tell)."""
     _reap()
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            stat = (proc / "stat").read_text()
-            if stat[stat.rindex(")") + 2:].startswith(("Z", "X")):
-                return False
-            if job_id:
-                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-                return job_id in cmd
-        except (OSError, ValueError):
-            return True
-    return True
+    return pid_alive(pid, command_has=job_id)
 
 
 #: Worker processes started by this process (polled so they never linger as zombies).
@@ -468,10 +421,10 @@ def submit_job(cfg: Mapping[str, Any]) -> str:
         folder = jobs_dir() / job_id
         folder.mkdir(parents=True)
         submitted = time.time()
-        _write_json_atomic(folder / JOB_FILE, {"job_id": job_id, "submitted": _now(), "submitted_ts": submitted,
+        write_json(folder / JOB_FILE, {"job_id": job_id, "submitted": now_iso(), "submitted_ts": submitted,
                                                "config": conf})
-        _write_json_atomic(folder / STATUS_FILE, {"job_id": job_id, "state": "queued", "stage": "queued",
-                                                  "done": 0, "total": 0, "updated": _now()})
+        write_json(folder / STATUS_FILE, {"job_id": job_id, "state": "queued", "stage": "queued",
+                                                  "done": 0, "total": 0, "updated": now_iso()})
         (folder / HISTORY_FILE).touch()
         _schedule_locked()
     return job_id
@@ -494,7 +447,7 @@ def _status_of(folder: Path) -> dict | None:
         if st.get("state") == "starting" and not st.get("pid"):
             if time.time() - float(st.get("starting_ts") or 0) > START_TIMEOUT_S:
                 st["state"] = "crashed"
-        elif not _pid_alive(st.get("pid"), folder.name):
+        elif not _worker_alive(st.get("pid"), folder.name):
             st["state"] = "crashed"
         if st["state"] == "crashed":
             st["error"] = (f"The training process ({st.get('pid') or 'never started'}) ended without finishing "
@@ -521,8 +474,8 @@ def _persist_crash(st: dict) -> None:
     if st.get("crash_detected"):
         rec = {k: v for k, v in st.items() if k not in ("config", "folder", "crash_detected", "cancel_requested",
                                                           "submitted", "submitted_ts")}
-        rec["finished"] = _now()
-        _write_json_atomic(Path(st["folder"]) / STATUS_FILE, rec)
+        rec["finished"] = now_iso()
+        write_json(Path(st["folder"]) / STATUS_FILE, rec)
 
 
 def list_jobs(*, include_finished: bool = True) -> list[dict]:
@@ -613,12 +566,12 @@ def cancel_job(job_id: str) -> dict:
         st = _status_of(folder)
         if st is None:
             raise JobError(f"Job {job_id!r} has no readable {JOB_FILE}.")
-        (folder / CANCEL_FILE).write_text(_now(), encoding="utf-8")
+        (folder / CANCEL_FILE).write_text(now_iso(), encoding="utf-8")
         if st["state"] == "queued":
-            _write_json_atomic(folder / STATUS_FILE, {"job_id": st["job_id"], "state": "cancelled",
+            write_json(folder / STATUS_FILE, {"job_id": st["job_id"], "state": "cancelled",
                                                       "stage": "queued", "done": 0, "total": 0,
                                                       "error": "Cancelled before it started.",
-                                                      "updated": _now(), "finished": _now()})
+                                                      "updated": now_iso(), "finished": now_iso()})
         elif st["state"] == "crashed":
             _persist_crash(st)
         _schedule_locked()
@@ -685,20 +638,20 @@ def _schedule_locked() -> str | None:
         return None
     nxt = queued[0]
     folder = Path(nxt["folder"])
-    _write_json_atomic(folder / STATUS_FILE, {"job_id": nxt["job_id"], "state": "starting", "stage": "starting",
+    write_json(folder / STATUS_FILE, {"job_id": nxt["job_id"], "state": "starting", "stage": "starting",
                                               "done": 0, "total": 0, "starting_ts": time.time(),
-                                              "updated": _now()})
+                                              "updated": now_iso()})
     try:
         pid = _spawn(folder)
     except OSError as err:
-        _write_json_atomic(folder / STATUS_FILE, {"job_id": nxt["job_id"], "state": "failed", "stage": "starting",
+        write_json(folder / STATUS_FILE, {"job_id": nxt["job_id"], "state": "failed", "stage": "starting",
                                                   "error": f"Could not start the training process: {err}",
-                                                  "updated": _now(), "finished": _now()})
+                                                  "updated": now_iso(), "finished": now_iso()})
         return None
     st = _read_json(folder / STATUS_FILE) or {}
     if st.get("state") == "starting" and not st.get("pid"):
         st["pid"] = pid
-        _write_json_atomic(folder / STATUS_FILE, st)
+        write_json(folder / STATUS_FILE, st)
     return nxt["job_id"]
 
 
@@ -750,10 +703,10 @@ class _Progress:
         now = time.monotonic()
         if force or now - self.t_write >= STATUS_INTERVAL_S:
             self.t_write = now
-            self.status["updated"] = _now()
+            self.status["updated"] = now_iso()
             self.status["elapsed_s"] = round(now - self.t0, 2)
             try:
-                _write_json_atomic(self.folder / STATUS_FILE, self.status)
+                write_json(self.folder / STATUS_FILE, self.status)
             except OSError:
                 pass
 
@@ -779,7 +732,7 @@ class _Progress:
                    if k in d}
             row["t"] = round(time.monotonic() - self.t0, 3)
             with open(self.folder / HISTORY_FILE, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(_clean(row), allow_nan=False) + "\n")
+                fh.write(dumps(row, indent=None) + "\n")
         self.write(force=changed or (epoch_row and time.monotonic() - self.t_write >= 0.1))
         if stage == "scanning" and self.should_stop():
             raise TrainingCancelled("Training was cancelled while scanning the dataset.")
@@ -813,12 +766,12 @@ def run_job(folder: str | os.PathLike) -> dict:
         st = _read_json(folder / STATUS_FILE) or {}
         if st.get("state") not in ("queued", "starting") or (folder / CANCEL_FILE).exists():
             if st.get("state") in ("queued", "starting"):
-                st.update({"state": "cancelled", "error": "Cancelled before it started.", "finished": _now()})
-                _write_json_atomic(folder / STATUS_FILE, st)
+                st.update({"state": "cancelled", "error": "Cancelled before it started.", "finished": now_iso()})
+                write_json(folder / STATUS_FILE, st)
             return st
         status = {"job_id": job_id, "state": "running", "stage": "starting", "done": 0, "total": 0,
-                  "pid": os.getpid(), "started": _now()}
-        _write_json_atomic(folder / STATUS_FILE, status)
+                  "pid": os.getpid(), "started": now_iso()}
+        write_json(folder / STATUS_FILE, status)
 
     def _on_term(signum, frame):  # a kill from outside: record it like a cancel
         raise KeyboardInterrupt(f"signal {signum}")
@@ -889,7 +842,7 @@ def run_job(folder: str | os.PathLike) -> dict:
         if run_id and info and info.get("status") in ("cancelled", "failed"):
             status["run_id"] = run_id
     status["eta_s"] = None
-    status["finished"] = _now()
+    status["finished"] = now_iso()
     with _locked():
         prog.write(force=True)
         _schedule_locked()

@@ -36,13 +36,13 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import config
 from .errors import GenreLabError, RunError, TrainingCancelled
+from .jsonio import to_jsonable, write_json
 
 __all__ = [
     "SWEEP_FORMAT",
@@ -155,21 +155,6 @@ def grid_configs(grid: Mapping[str, Sequence]) -> list[dict]:
     return [dict(zip(names, combo)) for combo in itertools.product(*(list(grid[n]) for n in names))]
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            return value.item()
-        except (TypeError, ValueError):
-            pass
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _label(params: Mapping[str, Any], varying: Sequence[str]) -> str:
     shown = [n for n in varying] or list(params)
     if not shown:
@@ -206,7 +191,7 @@ def _train_task(dataset, backend: str, params: dict, split, seed: int, out: str,
         return {"status": "failed", "error": str(err), "seconds": round(time.perf_counter() - t0, 3)}
     m = run.metrics or {}
     return {"status": "complete", "run": run.id, "path": str(run.path), "error": None,
-            "metrics": {k: _jsonable(m.get(k)) for k in (*METRICS, "segment_accuracy", "n_tracks", "evaluated_on")},
+            "metrics": {k: to_jsonable(m.get(k)) for k in (*METRICS, "segment_accuracy", "n_tracks", "evaluated_on")},
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -214,18 +199,6 @@ def _default_name(backend: str, dataset_label: str) -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^A-Za-z0-9._+-]+", "-", dataset_label).strip("-")[:30] or "data"
     return f"sweep-{backend}-{slug}-{stamp}"
-
-
-def _write_record(path: Path, record: Mapping) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_jsonable(record), fh, indent=1, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_sweep(
@@ -399,7 +372,7 @@ def run_sweep(
         "summary": [],
         "best": None,
     }
-    _write_record(record_path, record)
+    write_json(record_path, record)
 
     total = n_configs * per_config
     done = 0
@@ -417,7 +390,7 @@ def run_sweep(
         done += 1
         record["tasks"][i].update(result)
         record["summary"], record["best"] = summarize(record)
-        _write_record(record_path, record)
+        write_json(record_path, record)
         report(record["tasks"][i], result)
 
     def args_of(t: dict) -> tuple:
@@ -477,7 +450,7 @@ def run_sweep(
         record["finished"] = _dt.datetime.now().isoformat(timespec="seconds")
         record["seconds"] = round(time.perf_counter() - t_start, 3)
         record["summary"], record["best"] = summarize(record)
-        _write_record(record_path, record)
+        write_json(record_path, record)
     record["path"] = str(record_path)
     return record
 
@@ -510,8 +483,8 @@ def _optuna_search(record, record_path: Path, grid, varying, trials: int, per_co
                     suggest = trial.suggest_int if isinstance(v.low, int) else trial.suggest_float
                     params[n] = suggest(n, v.low, v.high, log=v.log)
                 elif len(v) > 1:
-                    choice = trial.suggest_categorical(n, [json.dumps(_jsonable(x)) for x in v])
-                    params[n] = v[[json.dumps(_jsonable(x)) for x in v].index(choice)]
+                    choice = trial.suggest_categorical(n, [json.dumps(to_jsonable(x)) for x in v])
+                    params[n] = v[[json.dumps(to_jsonable(x)) for x in v].index(choice)]
                 else:
                     params[n] = v[0]
             backend_cls(None, **params)
@@ -526,7 +499,7 @@ def _optuna_search(record, record_path: Path, grid, varying, trials: int, per_co
                                    for t in new)
             batch.append((trial, ci, list(range(first, len(tasks)))))
             asked += 1
-        _write_record(record_path, record)
+        write_json(record_path, record)
         execute([i for _, _, idx in batch for i in idx])
         for trial, ci, idx in batch:
             values = [(record["tasks"][i].get("metrics") or {}).get(metric) for i in idx

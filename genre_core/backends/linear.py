@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RunError
+from ..jsonio import read_json, write_json
 from .base import (
     EpochReporter,
     GenreModel,
@@ -35,12 +36,10 @@ from .base import (
     StandardScaler,
     check_cancel,
     make_input_spec,
-    read_json,
     register_backend,
     require_file,
     softmax,
     training_weights,
-    write_json,
 )
 
 
@@ -79,7 +78,6 @@ class LinearModel(GenreModel):
 
     def fit(self, X, y, *, X_valid=None, y_valid=None, classes=None, sample_weight=None,
             progress=None, should_stop=None, groups=None) -> "LinearModel":
-        from sklearn.linear_model import LogisticRegression
 
         t0 = time.perf_counter()
         X, y_idx, Xv, yv_idx = self._prepare_fit(X, y, X_valid, y_valid, classes)
@@ -173,7 +171,7 @@ class LinearModel(GenreModel):
 
     def _load_artifacts(self, folder: Path, state: dict) -> None:
         path = require_file(folder / "linear.json", "coefficients file (linear.json)")
-        d = read_json(path, what="coefficients file")
+        d = read_json(path, "model coefficients file")
         try:
             scaler = StandardScaler.from_dict(d["scaler"], source=str(path))
             coef = np.asarray(d["coef"], dtype=np.float64)

@@ -30,12 +30,13 @@ Example
 
 from __future__ import annotations
 
-import json
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from genre_core.jsonio import dumps
 
 #: Ten well separated colours (Tableau 10), then Plotly's Alphabet palette.
 _PALETTE = (
@@ -400,17 +401,7 @@ def segments_csv(preds: Sequence) -> bytes:
 def predictions_json(preds: Sequence, *, source: Mapping | None = None) -> bytes:
     """``{"source": {...}, "predictions": [TrackPrediction.to_dict(), ...]}`` as UTF-8 JSON."""
     doc = {"source": dict(source or {}), "predictions": [p.to_dict(segments=True) for p in preds]}
-    return json.dumps(doc, indent=2, default=_json_default).encode("utf-8")
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+    return dumps(doc).encode("utf-8")
 
 
 __all__ = [

@@ -22,7 +22,7 @@ import math
 import re
 from typing import Any, Mapping
 
-from .errors import RunError
+from ..errors import RunError
 
 __all__ = ["check_history", "check_model_manifest", "check_run_record"]
 
@@ -149,8 +149,8 @@ def _check_pairs(value: Any, where: str, field: str) -> None:
 
 
 def _check_input_spec(d: dict, where: str) -> None:
-    from .errors import GenreLabError
-    from .inputs import InputSpec
+    from ..errors import GenreLabError
+    from ..inputs import InputSpec
 
     try:
         InputSpec.from_dict(d)

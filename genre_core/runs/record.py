@@ -1,0 +1,198 @@
+"""The run record: where a run's files live, its statuses and the :class:`Run` object."""
+
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import RunError
+from ..jsonio import read_json
+from .fields import check_history
+
+#: ``run.json`` schema version written by this genre-lab.
+RUN_FORMAT = 1
+RUN_FILE = "run.json"
+STATUS_FILE = "status.json"
+MODEL_DIR = "model"
+TRACKS_FILE = "predictions_tracks.csv"
+SEGMENTS_FILE = "predictions_segments.csv"
+HISTORY_FILE = "history.json"
+#: Backend name recorded for soft-voting runs over other runs.
+VOTING_BACKEND = "voting"
+
+#: Every status a listed run can have.
+STATUSES = ("running", "complete", "failed", "cancelled", "crashed", "invalid")
+#: Files that may appear in a run folder without being in the manifest.
+IGNORED_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+#: A tmp folder written on another host counts as crashed after this long without updates.
+STALE_AFTER_S = 3600.0
+#: Files a run folder holds by its layout (besides the manifest's and ``model/``).
+LAYOUT_FILES = frozenset({RUN_FILE, STATUS_FILE, TRACKS_FILE, SEGMENTS_FILE, HISTORY_FILE})
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,119}$")
+_TMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
+_OLD_RE = re.compile(r"^\..+\.old-\d+$")
+
+
+def _field(value: Any, key: str) -> Any:
+    """``value[key]`` for a record kept as a dict, the value itself when it is a plain string."""
+    if isinstance(value, Mapping):
+        return value.get(key)
+    return value if isinstance(value, str) else None
+
+
+# --------------------------------------------------------------------------- the Run
+
+
+@dataclass
+class Run:
+    """One run folder: its record, and once loaded, its model.
+
+    Attributes
+    ----------
+    path : Path
+        The folder (a hidden ``.NAME.tmp-PID`` folder for running/crashed runs).
+    name : str
+        Folder name (without the tmp decoration).
+    location : str
+        ``"user"``, ``"shipped"`` or ``"path"``.
+    info : dict
+        ``run.json`` (for running/crashed runs: what ``status.json`` knows).
+    status : str
+        One of :data:`STATUSES`.
+    progress : dict or None
+        ``status.json`` of a running / crashed run.
+    model : GenreModel or None
+        Set by :func:`load_run` (``None`` for voting runs and listed runs).
+    members : list of (Run, float)
+        Loaded member runs and weights of a voting run.
+    """
+
+    path: Path
+    name: str
+    location: str
+    info: dict = field(default_factory=dict)
+    status: str = "complete"
+    progress: dict | None = None
+    model: Any = None
+    members: list = field(default_factory=list)
+
+    # ---- identity ----------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """``user/NAME``, ``shipped/NAME`` or the absolute folder path."""
+        if self.location in ("user", "shipped"):
+            return f"{self.location}/{self.name}"
+        return str(Path(self.path).resolve())
+
+    @property
+    def backend(self) -> str | None:
+        return self.info.get("backend")
+
+    @property
+    def is_voting(self) -> bool:
+        return self.backend == VOTING_BACKEND
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(v) for v in self.info.get("labels") or []]
+
+    @property
+    def metrics(self) -> dict:
+        return self.info.get("metrics") or {}
+
+    @property
+    def params(self) -> dict:
+        return self.info.get("params") or {}
+
+    @property
+    def input_spec(self):
+        """The :class:`~genre_core.inputs.InputSpec` (``None`` for voting runs)."""
+        if self.model is not None:
+            return self.model.input_spec
+        d = self.info.get("input_spec")
+        if not d:
+            return None
+        from ..inputs import InputSpec
+
+        return InputSpec.from_dict(d)
+
+    def __repr__(self) -> str:
+        return f"Run({self.id!r}, backend={self.backend!r}, status={self.status!r})"
+
+    # ---- summaries ---------------------------------------------------------
+    def headline(self) -> dict:
+        """The figures a listing shows (``None`` where unknown)."""
+        m = self.metrics
+        prog = self.progress or {}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "location": self.location,
+            "status": self.status,
+            "backend": self.backend or prog.get("backend"),
+            "dataset": _field(self.info.get("dataset"), "name") or prog.get("dataset"),
+            "split": _field(self.info.get("split"), "protocol"),
+            "evaluated_on": m.get("evaluated_on"),
+            "n_tracks": m.get("n_tracks"),
+            "track_accuracy": m.get("track_accuracy"),
+            "track_accuracy_ci": m.get("track_accuracy_ci"),
+            "balanced_accuracy": m.get("balanced_accuracy"),
+            "macro_f1": m.get("macro_f1"),
+            "segment_accuracy": m.get("segment_accuracy"),
+            "size_bytes": self.info.get("size_bytes"),
+            "created": self.info.get("created") or prog.get("started"),
+            "error": self.info.get("error"),
+            "stage": prog.get("stage") if self.status in ("running", "crashed") else None,
+        }
+
+    # ---- artifacts ---------------------------------------------------------
+    def track_predictions(self):
+        """Per-track test predictions as a DataFrame (``track_id, true, predicted, correct, confidence, p_<label>...``)."""
+        return self._read_csv(TRACKS_FILE)
+
+    def segment_predictions(self):
+        """Per-segment test predictions (``track_id, segment, start, end, true, predicted, p_<label>...``)."""
+        return self._read_csv(SEGMENTS_FILE)
+
+    def _read_csv(self, fname: str):
+        import pandas as pd
+
+        p = Path(self.path) / fname
+        if not p.is_file():
+            raise RunError(f"{p}: this run has no {fname}.")
+        return pd.read_csv(p, dtype={"track_id": str, "true": str, "predicted": str, "vote": str},
+                           keep_default_na=False, na_values=[""])
+
+    def track_correctness(self) -> dict[str, bool]:
+        """``{track_id: predicted == true}`` on this run's test tracks (for McNemar)."""
+        df = self.track_predictions()
+        return {str(t): bool(c) for t, c in zip(df["track_id"], df["true"] == df["predicted"])}
+
+    def history(self) -> list[dict]:
+        """Per-epoch history (empty list when the backend has none)."""
+        p = Path(self.path) / HISTORY_FILE
+        if not p.is_file():
+            return []
+        return check_history(read_json(p, "history"), str(p))
+
+    def load_model(self):
+        """Load (once) and return the model; ``None`` for voting runs."""
+        if self.model is None and not self.is_voting:
+            from .loading import _load_model
+            self.model = _load_model(self)
+        return self.model
+
+
+# --------------------------------------------------------------------------- writing
+
+
+# --------------------------------------------------------------------------- listing
+
+
+# --------------------------------------------------------------------------- loading
+
+
