@@ -25,10 +25,16 @@ happens upstream (training pipeline).
 Inputs are standardised with statistics of the training windows (one global
 mean/scale by default, or per mel band), stored in ``scaler.json``.
 
-Saved files: ``model.json``, ``scaler.json``, ``model.keras`` (loaded with
-``safe_mode=True``; the network holds only built-in layers, no Lambda).
+Saved files: ``model.json``, ``scaler.json``, ``model.keras`` (the network
+holds only built-in layers, no Lambda).
 
-TensorFlow is imported only inside the functions that need it.
+Prediction does not need TensorFlow: a loaded run's ``model.keras`` is read
+(JSON config + HDF5 weights) and run in PyTorch by
+:mod:`~genre_core.backends.cnn_torch`, whose probabilities equal Keras's within
+1e-5. A file it does not support (or a damaged one) is loaded by Keras with
+``safe_mode=True`` instead, as is every file when ``GENRE_CNN_KERAS=1`` is set
+(for comparisons and benchmarks). Training uses Keras; TensorFlow is imported
+only inside the functions that need it.
 
 Example
 -------
@@ -40,6 +46,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from pathlib import Path
@@ -64,8 +71,12 @@ from .base import (
     seed_everything,
     training_weights,
 )
+from .cnn_torch import TorchNetwork, UnsupportedNetwork, load_torch_network
 
 _PREDICT_BATCH = 256
+#: Set to 1 to load cnn networks with Keras (TensorFlow) instead of the PyTorch interpreter.
+FORCE_KERAS_ENV = "GENRE_CNN_KERAS"
+_log = logging.getLogger(__name__)
 _TF_CONFIGURED = False
 
 
@@ -422,7 +433,8 @@ def fit_keras_cnn(X, y_idx, n_classes, w, Xv, yv_idx, p: dict, *, seed: int, pro
 def keras_predict(model, prep: _Prep, X: np.ndarray, batch_size: int = _PREDICT_BATCH) -> np.ndarray:
     """Class probabilities of raw windows ``X`` (rows renormalised, float64).
 
-    Runs the network eagerly (``model(x, training=False)``): no graph tracing,
+    ``model`` is a Keras model or a :class:`~genre_core.backends.cnn_torch.TorchNetwork`.
+    A Keras model runs eagerly (``model(x, training=False)``): no graph tracing,
     so the first prediction after loading a run is as fast as the next.
     """
     out = []
@@ -449,12 +461,55 @@ def load_keras(path: Path, *, input_shape: tuple, n_classes: int, what: str = "n
                        f"({type(err).__name__}: {msg[0][:200] if msg else ''}).") from None
     require_finite(((w.path if hasattr(w, "path") else str(i), w.numpy())
                     for i, w in enumerate(model.weights)), path)
+    _check_io_shapes(model, path, input_shape, n_classes)
+    return model
+
+
+def _check_io_shapes(model, path: Path, input_shape: tuple, n_classes: int) -> None:
+    """RunError unless the network maps ``input_shape`` windows to ``n_classes`` outputs."""
     got_in = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
     got_out = model.output_shape[-1] if hasattr(model, "output_shape") else None
     if got_in != tuple(input_shape) or got_out != n_classes:
         raise RunError(f"{path}: the network takes {got_in} -> {got_out} classes, but the manifest says "
                        f"{tuple(input_shape)} -> {n_classes}.")
-    return model
+
+
+def keras_forced() -> bool:
+    """Whether ``GENRE_CNN_KERAS`` asks for networks to be loaded with Keras."""
+    return os.environ.get(FORCE_KERAS_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def load_network(path: Path, *, input_shape: tuple, n_classes: int, what: str = "network file",
+                 use_keras: bool | None = None):
+    """Load a ``.keras`` file for prediction, without TensorFlow when possible.
+
+    Parameters
+    ----------
+    path, input_shape, n_classes, what
+        As :func:`load_keras`; the same checks and the same :class:`RunError` messages.
+    use_keras
+        ``True``: load with Keras. ``False`` / ``None`` (default: ``GENRE_CNN_KERAS``
+        decides): run the network in PyTorch (:mod:`~genre_core.backends.cnn_torch`),
+        falling back to Keras for a file it does not support or cannot read.
+
+    Returns
+    -------
+    A :class:`~genre_core.backends.cnn_torch.TorchNetwork` or a Keras model;
+    both are called as ``net(x, training=False)`` (see :func:`keras_predict`).
+    """
+    path = Path(path)
+    require_file(path, f"{what} ({path.name})")
+    if use_keras is None:
+        use_keras = keras_forced()
+    if not use_keras:
+        try:
+            net = load_torch_network(path)
+        except UnsupportedNetwork as why:
+            _log.info("%s: loading with Keras (%s)", path, why)
+        else:
+            _check_io_shapes(net, path, input_shape, n_classes)
+            return net
+    return load_keras(path, input_shape=input_shape, n_classes=n_classes, what=what)
 
 
 @register_backend
@@ -479,7 +534,7 @@ class CNNModel(GenreModel):
 
     def __init__(self, input_spec=None, **params):
         super().__init__(input_spec, **params)
-        self._keras_model = None
+        self._net = None  # a Keras model (fit, or GENRE_CNN_KERAS) or a TorchNetwork (loaded)
         self.scaler_: StandardScaler | None = None
 
     def _prep(self) -> _Prep:
@@ -490,8 +545,8 @@ class CNNModel(GenreModel):
         t0 = time.perf_counter()
         X, y_idx, Xv, yv_idx = self._prepare_fit(X, y, X_valid, y_valid, classes, ndim=2)
         w = training_weights(y_idx, len(self.classes_), self.params["class_weight"], sample_weight)
-        self._keras_model = None
-        self._keras_model, self.scaler_, self.best_epoch_ = fit_keras_cnn(
+        self._net = None
+        self._net, self.scaler_, self.best_epoch_ = fit_keras_cnn(
             X, y_idx, len(self.classes_), w, Xv, yv_idx, self.params, seed=self.seed,
             progress=progress, should_stop=should_stop, history=self.history)
         self.fit_time_s_ = round(time.perf_counter() - t0, 3)
@@ -499,27 +554,34 @@ class CNNModel(GenreModel):
 
     def predict_proba(self, X) -> np.ndarray:
         X = self._check_predict_input(X, ndim=2)
-        if self._keras_model is None or self.scaler_ is None:
+        if self._net is None or self.scaler_ is None:
             raise RunError("The cnn model has no weights; fit or load it first.")
         if len(X) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float64)
-        return keras_predict(self._keras_model, self._prep(), X)
+        return keras_predict(self._net, self._prep(), X)
+
+    @property
+    def network_runtime_(self) -> str | None:
+        """What runs the network: ``"torch"`` (a loaded run), ``"keras"`` or ``None`` (no weights yet)."""
+        if self._net is None:
+            return None
+        return "torch" if isinstance(self._net, TorchNetwork) else "keras"
 
     def n_parameters(self) -> int | None:
-        return None if self._keras_model is None else int(self._keras_model.count_params())
+        return None if self._net is None else int(self._net.count_params())
 
     def _network_input_shape(self) -> tuple:
         return (*self.input_shape_, 2 if self.params["freq_aware"] else 1)
 
     def _save_artifacts(self, folder: Path) -> list[Path]:
-        return [save_keras(self._keras_model, folder / "model.keras"), self.scaler_.save(folder / "scaler.json")]
+        return [save_keras(self._net, folder / "model.keras"), self.scaler_.save(folder / "scaler.json")]
 
     def _load_artifacts(self, folder: Path, state: dict) -> None:
         if len(self.input_shape_ or ()) != 2:
             raise RunError(f"{folder / 'model.json'}: the input shape {self.input_shape_} is not (n_mels, frames).")
         self.scaler_ = _load_cnn_scaler(folder / "scaler.json", self.input_shape_[0])
-        self._keras_model = load_keras(folder / "model.keras", input_shape=self._network_input_shape(),
-                                       n_classes=len(self.classes_))
+        self._net = load_network(folder / "model.keras", input_shape=self._network_input_shape(),
+                                 n_classes=len(self.classes_))
 
 
 def _load_cnn_scaler(path: Path, n_mels: int) -> StandardScaler:
@@ -529,4 +591,5 @@ def _load_cnn_scaler(path: Path, n_mels: int) -> StandardScaler:
     return scaler
 
 
-__all__ = ["CNNModel", "build_cnn", "cnn_param_specs", "fit_keras_cnn", "keras_predict", "load_keras"]
+__all__ = ["CNNModel", "FORCE_KERAS_ENV", "build_cnn", "cnn_param_specs", "fit_keras_cnn", "keras_forced",
+           "keras_predict", "load_keras", "load_network"]
