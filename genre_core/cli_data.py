@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .errors import DatasetError, GenreLabError
 from .jsonio import write_text_atomic
+from .progress import ProgressPrinter
 
 __all__ = ["add_commands"]
 
@@ -97,32 +98,11 @@ def add_commands(subparsers) -> None:
 # --------------------------------------------------------------------- helpers
 
 
-class _Progress:
-    """Progress on stderr (only when it is a terminal, unless forced)."""
-
-    def __init__(self, quiet: bool):
-        self.enabled = not quiet and sys.stderr.isatty()
-        self._last = 0.0
-
-    def __call__(self, info: dict) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        done, total = info.get("done", 0), info.get("total", 0)
-        if done < total and now - self._last < 0.2:
-            return
-        self._last = now
-        extra = f", {info['cached']} cached" if info.get("cached") else ""
-        extra += f", {info['failed']} failed" if info.get("failed") else ""
-        end = "\n" if done >= total else ""
-        print(f"\r{info.get('stage', '')} {done}/{total}{extra}   ", end=end, file=sys.stderr, flush=True)
-
-
 def _open(args, **kw):
     from .dataset import open_dataset
 
     return open_dataset(args.dataset if len(args.dataset) > 1 else args.dataset[0],
-                        n_jobs=args.jobs, progress=_Progress(args.quiet), **kw)
+                        n_jobs=args.jobs, progress=ProgressPrinter(args.quiet, tty_only=True), **kw)
 
 
 def _audio_dataset(args):
@@ -220,7 +200,7 @@ def cmd_features(args) -> int:
     ds = _audio_dataset(args)
     t0 = time.monotonic()
     inputs, failures = compute_dataset_inputs(ds.tracks, spec, n_jobs=args.jobs, use_cache=not args.no_cache,
-                                              progress=_Progress(args.quiet))
+                                              progress=ProgressPrinter(args.quiet, tty_only=True))
     _report_failures(failures, args.quiet)
     if not inputs:
         raise DatasetError(f"No track of {ds.name} could be used; nothing written.")
@@ -259,7 +239,7 @@ def cmd_spectrograms(args) -> int:
     ds = _audio_dataset(args)
     t0 = time.monotonic()
     inputs, failures = compute_dataset_inputs(ds.tracks, spec, n_jobs=args.jobs, use_cache=not args.no_cache,
-                                              progress=_Progress(args.quiet))
+                                              progress=ProgressPrinter(args.quiet, tty_only=True))
     _report_failures(failures, args.quiet)
     if not inputs:
         raise DatasetError(f"No track of {ds.name} could be used; nothing written.")

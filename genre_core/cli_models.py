@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from typing import Any
 
 from .errors import GenreLabError
+from .progress import ProgressPrinter
 
 __all__ = ["add_commands"]
 
@@ -39,62 +39,6 @@ _VOTING_NAMES = ("ensemble", "voting")
 
 
 # --------------------------------------------------------------------------- progress
-
-
-class _ProgressPrinter:
-    """Readable, throttled progress lines on stderr."""
-
-    def __init__(self, quiet: bool = False, stream=None):
-        self.quiet = quiet
-        self.stream = stream or sys.stderr
-        self.last_stage = None
-        self.last_t = 0.0
-
-    def __call__(self, d: dict) -> None:
-        if self.quiet:
-            return
-        stage = d.get("stage", "?")
-        now = time.monotonic()
-        done, total = d.get("done", 0), d.get("total", 0)
-        new_stage = stage != self.last_stage
-        finished = bool(total) and done >= total
-        if stage == "training" and d.get("epoch"):
-            line = self._epoch_line(d)
-        elif not (new_stage or finished or now - self.last_t >= 2.0):
-            return
-        else:
-            line = f"[{stage}]"
-            if total:
-                line += f" {done}/{total}"
-            if stage == "extracting":
-                extra = [f"{k} {d[k]}" for k in ("cached", "failed") if d.get(k)]
-                if extra:
-                    line += f" ({', '.join(extra)})"
-            if d.get("fold"):
-                line += f" fold {d['fold']}/{d.get('folds')}"
-            if d.get("run_id"):
-                line += f" {d['run_id']}"
-        self.last_stage, self.last_t = stage, now
-        if line == getattr(self, "last_line", None):
-            return
-        self.last_line = line
-        print(line, file=self.stream, flush=True)
-
-    @staticmethod
-    def _epoch_line(d: dict) -> str:
-        parts = [f"[training] epoch {d.get('epoch')}/{d.get('epochs') or d.get('total')}"]
-        if d.get("fold"):
-            parts.append(f"fold {d['fold']}/{d.get('folds')}")
-        if d.get("member"):
-            parts.append(f"member {d['member']}/{d.get('members')}")
-        for key, short in (("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"),
-                           ("val_accuracy", "val_acc")):
-            v = d.get(key)
-            if isinstance(v, (int, float)) and math.isfinite(v):
-                parts.append(f"{short} {v:.4f}")
-        if d.get("eta_s") is not None:
-            parts.append(f"eta {float(d['eta_s']):.0f}s")
-        return " ".join(parts)
 
 
 # --------------------------------------------------------------------------- parser
@@ -351,7 +295,7 @@ def _headline_lines(run) -> list[str]:
 def cmd_train(args) -> int:
     from .training import train, train_voting
 
-    progress = _ProgressPrinter(args.quiet)
+    progress = ProgressPrinter(args.quiet)
     info = {}
     if sys.argv and sys.argv[0].replace("\\", "/").endswith(("genre_core/__main__.py", "genre_core")):
         info["command"] = "python -m genre_core " + " ".join(sys.argv[1:])
@@ -420,7 +364,7 @@ def _f(v, nd=3) -> str:
 def cmd_evaluate(args) -> int:
     from .predict import evaluate_run
 
-    progress = _ProgressPrinter(args.quiet)
+    progress = ProgressPrinter(args.quiet)
     report = evaluate_run(args.run, args.dataset if len(args.dataset) > 1 else args.dataset[0],
                           n_jobs=args.jobs, use_cache=not args.no_cache, progress=progress)
     if args.json:
@@ -475,7 +419,7 @@ def cmd_predict(args) -> int:
 
     if not Path(source).exists():
         raise AudioError(source, "missing", f"{source} does not exist.")
-    progress = _ProgressPrinter(args.quiet)
+    progress = ProgressPrinter(args.quiet)
     t0 = time.perf_counter()
     runs = open_runs(refs)  # verified; models load while the audio is analysed
     t_load = time.perf_counter() - t0
@@ -517,7 +461,7 @@ def cmd_sweep(args) -> int:
     record = run_sweep(args.dataset if len(args.dataset) > 1 else args.dataset[0], args.model,
                        parse_grid(args.param, args.model), seeds=args.seeds, split=args.split, group=args.group,
                        k=args.k, test_size=args.test_size, valid_size=args.valid_size, name=args.name,
-                       overwrite=args.overwrite, metric=args.metric, progress=_ProgressPrinter(args.quiet),
+                       overwrite=args.overwrite, metric=args.metric, progress=ProgressPrinter(args.quiet),
                        n_jobs=args.jobs, use_cache=not args.no_cache, search=args.search, trials=args.trials)
     if args.json:
         print(json.dumps(record, indent=2))

@@ -52,10 +52,14 @@ import numpy as np
 
 from . import config
 from .errors import AudioError, DatasetError, GenreLabError, RunError
-from .evaluation import evaluate_predictions, evaluate_track_probabilities, prediction_tables
+from .evaluation import (
+    evaluate_predictions,
+    evaluate_track_probabilities,
+    prediction_tables,
+)
+from .progress import ProgressFn
 from .runs import Run, load_run, load_runs
-
-ProgressFn = Callable[[dict], None]
+from .voting import align_labels, combine_predictions, vote_track_probabilities
 
 __all__ = ["MAX_WINDOWS", "TrackPrediction", "iter_predictions", "open_runs", "predict_many", "predict_file", "predict_audio",
            "evaluate_run", "run_cost", "spread_windows", "track_input"]
@@ -236,51 +240,6 @@ def _leaves(runs: Sequence[Run]) -> dict[str, Run]:
         else:
             out.setdefault(r.id, r)
     return out
-
-
-def _aligned(proba: np.ndarray, labels: Sequence[str], target: Sequence[str]) -> np.ndarray:
-    if list(labels) == list(target):
-        return proba
-    idx = [list(labels).index(lab) for lab in target]
-    return proba[..., idx]
-
-
-def _combine(run: Run, preds: Mapping[str, TrackPrediction]) -> TrackPrediction:
-    """A voting run's prediction from its members' predictions.
-
-    Its ``timings`` are its own: ``combine_s`` (the weighted average), also
-    given as ``inference_s``, and ``features_s`` 0: the members' work is in
-    their own predictions (``members``).
-    """
-    from .backends.ensemble import SoftVoter
-
-    t0 = time.perf_counter()
-    members = [preds[m.id] for m, _ in run.members]
-    voter = SoftVoter([p.run_id for p in members], [p.labels for p in members], [w for _, w in run.members])
-    labels = voter.classes_.tolist()
-    weights = voter.weights
-    proba = voter.combine([p.proba[None, :] for p in members])[0]
-    first = members[0]
-    same_cut = all(len(p.starts) == len(first.starts) and np.allclose(p.starts, first.starts)
-                   and np.allclose(p.ends, first.ends) for p in members)
-    if same_cut and len(first.starts):
-        seg = voter.combine([p.segment_proba for p in members])
-        starts, ends = first.starts, first.ends
-    else:
-        seg = np.zeros((0, len(labels)))
-        starts = ends = np.zeros(0)
-    notes = [] if same_cut else ["Members analyse different windows, so the ensemble has no per-segment view."]
-    t_comb = round(time.perf_counter() - t0, 6)
-    return TrackPrediction(
-        run_id=run.id, backend=run.backend, labels=list(labels), starts=starts, ends=ends, segment_proba=seg,
-        proba=np.asarray(proba, dtype=np.float64), name=first.name, duration=first.duration,
-        source_duration=first.source_duration, clipped_to_max=first.clipped_to_max,
-        window=first.window if same_cut else None, hop=first.hop if same_cut else None,
-        timings={"features_s": 0.0, "inference_s": t_comb, "combine_s": t_comb},
-        notes=notes, members=members, weights=weights.tolist(),
-        n_windows_total=first.n_windows_total if same_cut else 0,
-        max_windows=first.max_windows,
-    )
 
 
 # --------------------------------------------------------------------------- inputs of one file
@@ -567,7 +526,7 @@ def _iter_predictions(runs, audios, *, max_windows, parallel, progress) -> Itera
         out = [preds[rid]] if rid in wanted else []
         for r in runs:
             if r.is_voting and r.id not in preds and all(m.id in preds for m, _ in r.members):
-                preds[r.id] = _combine(r, preds)
+                preds[r.id] = combine_predictions(r, preds)
                 preds[r.id].timings["ready_s"] = round(time.perf_counter() - t_start, 4)
                 out.append(preds[r.id])
         return out
@@ -859,7 +818,7 @@ def evaluate_run(
         if progress is not None:
             progress({"stage": "evaluating", "done": 0, "total": 1, "run": rid})
         t0 = time.perf_counter()
-        proba = _aligned(np.asarray(model.predict_proba(X), dtype=np.float64), [str(c) for c in model.classes_], labels)
+        proba = align_labels(np.asarray(model.predict_proba(X), dtype=np.float64), [str(c) for c in model.classes_], labels)
         t_inf += time.perf_counter() - t0
         seg_data[rid] = (proba, groups, starts, ends)
         from .evaluation import aggregate_tracks
@@ -869,11 +828,7 @@ def evaluate_run(
 
     notes: list[str] = []
     if run.is_voting:
-        from .backends.ensemble import SoftVoter
-
-        common = sorted(set.intersection(*(set(v) for v in track_proba.values())))
-        voter = SoftVoter([m.id for m, _ in run.members], [labels] * len(run.members), [w for _, w in run.members])
-        mix = voter.combine([np.stack([track_proba[m.id][t] for t in common]) for m, _ in run.members])
+        common, mix = vote_track_probabilities(run, track_proba, labels)
         report = evaluate_track_probabilities(mix, [label_of[t] for t in common], labels)
         lab = np.asarray(labels, dtype=object)
         tracks = [

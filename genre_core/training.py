@@ -70,24 +70,22 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import DatasetError, GenreLabError, RunError, TrainingCancelled
-from .evaluation import evaluate_predictions, evaluate_track_probabilities, prediction_tables
+from .errors import DatasetError, GenreLabError
+from .evaluation import (
+    evaluate_predictions,
+    prediction_tables,
+)
+from .progress import ProgressFn, Reporter, StopFn
 from .runs import (
-    RUN_FILE,
-    VOTING_BACKEND,
     Run,
     RunWriter,
-    file_sha256,
-    load_run,
     resolve_out,
 )
-
-ProgressFn = Callable[[dict], None]
-StopFn = Callable[[], bool]
+from .voting import train_voting  # noqa: F401  (part of this module's public API)
 
 #: Split protocol names accepted by :func:`train` (and the CLI's ``--split``).
 SPLIT_PROTOCOLS = ("track", "artist", "ff", "gtzan_filtered", "kfold")
@@ -96,32 +94,6 @@ __all__ = ["SPLIT_PROTOCOLS", "train", "train_voting", "make_split", "resolve_in
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-class _Reporter:
-    """Fans progress dicts out to the caller and to the run's status.json."""
-
-    def __init__(self, progress: ProgressFn | None, should_stop: StopFn | None):
-        self.progress = progress
-        self.should_stop = should_stop
-        self.writer: RunWriter | None = None
-        self.extra: dict = {}
-
-    def __call__(self, msg: Mapping) -> None:
-        d = {**dict(msg), **self.extra}
-        d.setdefault("done", 0)
-        d.setdefault("total", 0)
-        if self.writer is not None:
-            self.writer.update(d)
-        if self.progress is not None:
-            self.progress(d)
-
-    def stage(self, stage: str, done: int = 0, total: int = 0, **kw) -> None:
-        self({"stage": stage, "done": done, "total": total, **kw})
-
-    def check(self, where: str) -> None:
-        if self.should_stop is not None and self.should_stop():
-            raise TrainingCancelled(f"Training was cancelled {where}.")
 
 
 def _dataset_label(spec: Any) -> str:
@@ -188,7 +160,13 @@ def make_split(dataset, split: Any = "track", *, seed: int = 0, test_size: float
     puts a track (or a duplicate/artist group) on two sides, and
     :class:`~genre_core.errors.DatasetError` for ids not in the dataset.
     """
-    from .splits import Split, check_no_leak, gtzan_filtered_split, kfold_splits, track_split
+    from .splits import (
+        Split,
+        check_no_leak,
+        gtzan_filtered_split,
+        kfold_splits,
+        track_split,
+    )
 
     if isinstance(split, Mapping):
         split = Split.from_dict(split)
@@ -311,7 +289,7 @@ def _stack(inputs: Mapping, items: Sequence[str], label_of: Mapping[str, str]):
 
 
 def _compute_inputs(ds, spec, split_sides: dict[str, list[str]], *, augmenter, n_augment: int, n_jobs: int,
-                    use_cache: bool, rep: _Reporter) -> tuple[dict, list, float]:
+                    use_cache: bool, rep: Reporter) -> tuple[dict, list, float]:
     """Inputs for every track in the split (+ augmented copies of the training tracks)."""
     from .inputs import compute_dataset_inputs, table_inputs
 
@@ -363,7 +341,7 @@ def _class_weights(train_ids: Iterable[str], label_of: Mapping[str, str], labels
     }, counts
 
 
-def _fit(model_cls, spec, params, train_data, valid_data, labels, rep: _Reporter, should_stop):
+def _fit(model_cls, spec, params, train_data, valid_data, labels, rep: Reporter, should_stop):
     model = model_cls(spec, **params)
     rep.stage("training", 0, int(params.get("epochs", 0) or 0))
     t0 = time.perf_counter()
@@ -479,7 +457,7 @@ def train(
     from .backends import get_backend
     from .dataset import open_dataset
 
-    rep = _Reporter(progress, should_stop)
+    rep = Reporter(progress, should_stop)
     t_start = time.perf_counter()
     model_cls = get_backend(backend)
     params = dict(params or {})
@@ -708,188 +686,3 @@ def train(
 # --------------------------------------------------------------------------- voting
 
 
-def _track_table(run: Run):
-    df = run.track_predictions()
-    cols = [f"p_{lab}" for lab in run.labels]
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise RunError(f"Run {run.id}: predictions_tracks.csv lacks the columns {missing}.")
-    return df
-
-
-def train_voting(
-    run_ids: Sequence[Any],
-    weights: Sequence[float] | None = None,
-    *,
-    out: str | Path | None = None,
-    overwrite: bool = False,
-    progress: ProgressFn | None = None,
-    info: Mapping[str, Any] | None = None,
-) -> Run:
-    """A soft-voting run over existing complete runs that share a label set.
-
-    The ensemble's track probabilities are the weighted mean of its members'
-    track probabilities (each member averages its own segments first, so
-    members with different windows or inputs combine cleanly). It is
-    evaluated on the tracks **every** member was tested on (the intersection
-    of their test sets): no member has trained on those. When the members'
-    test sets differ, or do not overlap at all, ``notes`` says the numbers
-    are "not directly comparable" with the members' own.
-
-    Parameters
-    ----------
-    run_ids : sequence of run references (at least two)
-    weights : sequence of float, "fit" or None
-        One non-negative weight per member (normalised to sum 1); default
-        equal. ``"fit"``: weights that minimise the log loss of the members'
-        out-of-fold predictions on their shared tracks (see
-        :func:`~genre_core.backends.ensemble.fit_vote_weights`); the
-        ensemble's figures are then nested: each fold's tracks are scored
-        with weights fitted on the other folds only.
-    out : run name / location (see :func:`genre_core.runs.resolve_out`).
-
-    Raises
-    ------
-    RunError
-        Fewer than two members, a member missing or incomplete, a label-set
-        mismatch, or bad weights.
-    """
-    rep = _Reporter(progress, None)
-    rep.stage("loading", 0, len(run_ids))
-    refs = list(dict.fromkeys(str(r.id) if isinstance(r, Run) else str(r) for r in run_ids))
-    if len(refs) < 2:
-        raise RunError("A voting ensemble needs at least two different member runs.")
-    members = [load_run(r, load_model=False) for r in refs]  # verified; the models are not needed here
-    for m in members:
-        if m.is_voting:
-            raise RunError(f"Run {m.id} is itself a voting ensemble; list its members instead.")
-    labels = members[0].labels
-    for m in members[1:]:
-        if sorted(m.labels) != sorted(labels):
-            raise RunError(
-                f"Label-set mismatch: {members[0].id} predicts {labels} but {m.id} predicts {m.labels}; "
-                f"only runs with the same genres can vote together."
-            )
-    from .backends.ensemble import SoftVoter, fit_vote_weights
-
-    fit = isinstance(weights, str)
-    if fit and weights != "fit":
-        raise RunError(f"Voting weights must be numbers or 'fit', not {weights!r}.")
-    voter = SoftVoter([m.id for m in members], [m.labels for m in members], None if fit else weights)
-    w = voter.weights
-    labels = voter.classes_.tolist()
-
-    tables = [_track_table(m) for m in members]
-    test_sets = [set(t["track_id"]) for t in tables]
-    common = sorted(set.intersection(*test_sets)) if test_sets else []
-    notes: list[str] = []
-    if not common:
-        notes.append("The member runs share no test tracks, so the ensemble cannot be evaluated: "
-                     "its numbers are not directly comparable with anything.")
-    elif any(s != set(common) for s in test_sets):
-        notes.append(f"The member runs were tested on different tracks; the ensemble is evaluated on the "
-                     f"{len(common)} tracks they share, so its figures are not directly comparable with the members'.")
-    evaluated_on = {str(m.metrics.get("evaluated_on")) for m in members}
-    if len(evaluated_on) > 1:
-        notes.append(f"Members were evaluated on different sides ({', '.join(sorted(evaluated_on))}).")
-    datasets = {(m.info.get("dataset") or {}).get("fingerprint") for m in members}
-    if len(datasets) > 1:
-        notes.append("Members were trained on different datasets.")
-
-    metrics: dict[str, Any] = {"evaluated_on": None, "labels": labels}
-    tracks_df = None
-    if common:
-        import pandas as pd
-
-        truth = None
-        mats = []
-        for m, t in zip(members, tables):
-            t = t.set_index("track_id").loc[common]
-            mats.append(t[[f"p_{lab}" for lab in m.labels]].to_numpy(dtype=np.float64))
-            if truth is None:
-                truth = t["true"].astype(str).tolist()
-            elif truth != t["true"].astype(str).tolist():
-                raise RunError(f"Run {m.id} disagrees with {members[0].id} about the true labels of shared tracks.")
-        if fit:
-            y = np.array([labels.index(t) for t in truth])
-            aligned = [P[:, order] for P, order in zip(mats, voter._orders)]
-            folds = _shared_folds(tables, common, len(common))
-            mix = np.zeros((len(common), len(labels)))
-            fold_weights = []
-            for f in sorted(set(folds)):  # nested: fold f scored with weights fitted on the other folds
-                inside, outside = folds == f, folds != f
-                wf = fit_vote_weights([P[outside] for P in aligned], y[outside])
-                fold_weights.append([round(float(x), 4) for x in wf])
-                mix[inside] = np.tensordot(wf, np.stack([P[inside] for P in aligned]), axes=1)
-            w = fit_vote_weights(aligned, y)
-            voter = SoftVoter(voter.member_ids, [m.labels for m in members], w)
-            notes.append(f"Weights fitted on the members' out-of-fold predictions of {len(common)} tracks "
-                         f"(log loss): {', '.join(f'{m.id} {x:.2f}' for m, x in zip(members, w))}. The figures "
-                         f"are nested: each of the {len(set(folds))} folds is scored with weights fitted on the "
-                         "others, so no track helped choose the weights it is scored with.")
-        else:
-            mix = voter.combine(mats)
-        metrics = evaluate_track_probabilities(mix, truth, labels)
-        if fit:
-            metrics["fold_weights"] = fold_weights
-        metrics["evaluated_on"] = evaluated_on.pop() if len(evaluated_on) == 1 else "mixed"
-        metrics["member_track_accuracy"] = {}
-        for m, t in zip(members, tables):
-            t = t.set_index("track_id").loc[common]
-            metrics["member_track_accuracy"][m.id] = float((t["true"].astype(str) == t["predicted"].astype(str)).mean())
-        lab = np.asarray(labels, dtype=object)
-        pred = mix.argmax(axis=1)
-        tracks_df = pd.DataFrame({"track_id": common, "true": truth, "predicted": lab[pred],
-                                  "correct": [a == b for a, b in zip(truth, lab[pred])],
-                                  "confidence": mix.max(axis=1)})
-        for j, name in enumerate(labels):
-            tracks_df[f"p_{name}"] = mix[:, j]
-
-    root, name = resolve_out(out, backend="voting", dataset_name=(members[0].info.get("dataset") or {}).get("name", ""))
-    with RunWriter(name, root=root, overwrite=overwrite, meta={"backend": VOTING_BACKEND}) as writer:
-        rep.writer = writer
-        rep.stage("saving", 0, 1)
-        writer.write_predictions(tracks_df, None)
-        writer.write_history([])
-        record = {
-            "backend": VOTING_BACKEND,
-            "description": "Soft voting: weighted mean of the member runs' track probabilities.",
-            "params": {"weights": w.tolist()},
-            "input_spec": None,
-            "labels": labels,
-            "members": [{"id": m.id, "weight": float(wi), "run_json_sha256": file_sha256(m.path / RUN_FILE),
-                         "backend": m.backend} for m, wi in zip(members, w)],
-            "dataset": members[0].info.get("dataset"),
-            "split": {"protocol": "voting", "test": common, "train": [], "valid": []},
-            "seed": None,
-            "metrics": metrics,
-            "timings": {"extraction_s": None, "training_s": 0.0,
-                        "inference_s_per_track": _sum_or_none(m.info.get("timings", {}).get("inference_s_per_track")
-                                                              for m in members)},
-            "notes": notes,
-            **dict(info or {}),
-        }
-        run = writer.finish(record)
-    run.members = [(m, float(wi)) for m, wi in zip(members, w)]
-    rep.stage("done", 1, 1, run_id=run.id)
-    return run
-
-
-def _shared_folds(tables, common: Sequence[str], n: int, k: int = 5) -> np.ndarray:
-    """Fold number of each shared track: the members' own k-fold assignment when they agree, else k stratum-free
-    folds in track order (deterministic)."""
-    folds = None
-    if all("fold" in t.columns for t in tables):
-        cols = [t.set_index("track_id").loc[list(common), "fold"].to_numpy() for t in tables]
-        if all(np.array_equal(cols[0], c) for c in cols[1:]) and len(set(cols[0].tolist())) > 1:
-            folds = np.asarray(cols[0], dtype=np.int64)
-    if folds is None:
-        folds = np.arange(n) % max(2, min(k, n))
-    return folds
-
-
-def _sum_or_none(values: Iterable[Any]) -> float | None:
-    vals = list(values)
-    if any(v is None for v in vals):
-        return None
-    return float(sum(vals))

@@ -100,15 +100,15 @@ def predict_cached(digest: str, name: str, run_path: str, run_mtime: int, max_du
     choosing an ensemble together with its members computes each member once.
     """
     from genre_core import predict
+    from genre_core.voting import combine_predictions
 
     run = load_run_cached(run_path)
-    combine = getattr(predict, "_combine", None)  # genre_core's soft-vote combination (see the report)
-    if run.is_voting and combine is not None:
+    if run.is_voting:
         members = {}
         for member, _ in run.members:
             path, mtime = run_key(member)
             members[member.id] = predict_cached(digest, name, path, mtime, max_duration, _data, max_windows)
-        return combine(run, members)
+        return combine_predictions(run, members)
     audios = {sr: decode_cached(digest, name, sr, max_duration, _data) for sr in sorted(_sample_rates(run))}
     return predict.predict_audio([run], audios, max_windows=max_windows)[0]
 

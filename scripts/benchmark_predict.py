@@ -94,7 +94,7 @@ def _naive_predict(run, path):
     import numpy as np
 
     from genre_core.audio import load_audio
-    from genre_core.backends.ensemble import SoftVoter
+    from genre_core.voting import SoftVoter
     from genre_core.inputs import compute_track_input
 
     if run.is_voting:

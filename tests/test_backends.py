@@ -518,7 +518,7 @@ def test_cnn_bag_fit_members_save_load(spec_sets, tmp_path):
 
 # ----------------------------------------------------------------------------- soft voting
 def test_soft_voter_weights_and_order():
-    from genre_core.backends import SoftVoter
+    from genre_core.voting import SoftVoter
 
     p_a = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])
     p_b_own_order = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # columns gamma, beta, alpha
@@ -540,7 +540,7 @@ def test_soft_voter_weights_and_order():
 
 
 def test_soft_voter_label_mismatch_names_labels():
-    from genre_core.backends import SoftVoter
+    from genre_core.voting import SoftVoter
 
     with pytest.raises(RunError, match="run 'b' lacks gamma and has extra delta"):
         SoftVoter(["a", "b"], [CLASSES, ["alpha", "beta", "delta"]])

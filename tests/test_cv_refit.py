@@ -116,7 +116,7 @@ def test_linear_chooses_c_on_validation_and_the_refit_takes_the_folds_median(mod
 
 
 def test_voting_weights_fitted_on_out_of_fold_predictions_nested(models, synthetic_dataset_dir, capsys):
-    from genre_core.backends.ensemble import fit_vote_weights
+    from genre_core.voting import fit_vote_weights
     from genre_core.training import train_voting
 
     common = dict(split="kfold", k=3, valid_size=0.3, refit=True, n_jobs=1)

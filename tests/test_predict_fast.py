@@ -51,7 +51,7 @@ def _audio(seconds: float, seed: int = 3) -> Audio:
 
 def _plain(run, audio: Audio, memo: dict) -> tuple[np.ndarray, np.ndarray]:
     """(track proba, segment proba) of one run computed on its own, no sharing, no window cap."""
-    from genre_core.backends.ensemble import SoftVoter
+    from genre_core.voting import SoftVoter
     from genre_core.inputs import compute_track_input
 
     if run.is_voting:

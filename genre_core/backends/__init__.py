@@ -10,7 +10,7 @@ cnn_bag  N bagged CNNs on bootstrap samples of tracks ("ensemble")    logmel, 3 
 linear   logistic-regression head on pretrained embeddings            musicnn, 3 s, hop 1.5 s
 ======== ============================================================ =====================
 
-Soft voting over several trained runs is :class:`~genre_core.backends.ensemble.SoftVoter`.
+Soft voting over several trained runs is :mod:`genre_core.voting`.
 
 Importing this package is cheap: torch, TensorFlow and xgboost are imported
 only by the backend methods that need them.
@@ -26,6 +26,9 @@ Example
 
 from __future__ import annotations
 
+# isort: off
+from . import mlp, cnn, xgb, ensemble, linear  # noqa: F401  (registration order = list_backends() order)
+# isort: on
 from .base import (  # noqa: F401
     ALIASES,
     GenreModel,
@@ -40,15 +43,14 @@ from .base import (  # noqa: F401
     register_backend,
     seed_everything,
 )
-from . import mlp, cnn, xgb, ensemble, linear  # noqa: F401,E402  (registration order = list_backends() order)
 from .cnn import CNNModel  # noqa: F401
-from .ensemble import CNNBagModel, SoftVoter  # noqa: F401
+from .ensemble import CNNBagModel  # noqa: F401
 from .linear import LinearModel  # noqa: F401
 from .mlp import MLPModel  # noqa: F401
 from .xgb import XGBModel  # noqa: F401
 
 __all__ = [
-    "ALIASES", "CNNBagModel", "CNNModel", "GenreModel", "LinearModel", "MLPModel", "Param", "SoftVoter", "StandardScaler",
+    "ALIASES", "CNNBagModel", "CNNModel", "GenreModel", "LinearModel", "MLPModel", "Param", "StandardScaler",
     "XGBModel", "balanced_class_weights", "get_backend", "list_backends", "load_model", "n_threads",
     "progress_unit", "register_backend", "seed_everything",
 ]

@@ -1,6 +1,6 @@
-"""Ensembles: bagged CNNs (backend ``cnn_bag``) and soft voting over trained runs.
+"""Bagged CNNs (backend ``cnn_bag``): an ensemble inside one model.
 
-(a) :class:`CNNBagModel` -- the N-network recipe: N CNNs (see
+:class:`CNNBagModel` is the N-network recipe: N CNNs (see
 :mod:`genre_core.backends.cnn`), each trained on a bootstrap sample, predicting
 the mean of their probabilities. With ``groups=`` (the track id of every
 window) the bootstrap resamples *tracks* within each class, so a member never
@@ -9,9 +9,7 @@ windows are resampled. Members differ in bootstrap sample and seed.
 Saved as ``model.json``, ``scaler.json`` and ``members/0.keras``,
 ``members/1.keras``, ... (safe mode).
 
-(b) :class:`SoftVoter` -- combines the probability matrices of several trained
-models (runs) that share a label set: a weighted mean, with the member ids and
-weights recorded so a combination can be written to a run manifest.
+Soft voting over several trained *runs* is :mod:`genre_core.voting`.
 
 Example
 -------
@@ -19,15 +17,12 @@ Example
 >>> bag.fit(S, y, X_valid=Sv, y_valid=yv, groups=track_ids)          # doctest: +SKIP
 >>> bag.member_predict_proba(S_test).shape                          # doctest: +SKIP
 (5, n_windows, n_classes)
->>> voter = SoftVoter(["mlp-1", "cnn-2"], [labels, labels], weights=[1, 2])
->>> P = voter.combine([P_mlp, P_cnn])                                # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -40,8 +35,16 @@ from .base import (
     register_backend,
     training_weights,
 )
-from .cnn import CNNModel, _fit_scaler, _load_cnn_scaler, _Prep, fit_keras_cnn, keras_predict, load_keras, \
-    save_keras
+from .cnn import (
+    CNNModel,
+    _fit_scaler,
+    _load_cnn_scaler,
+    _Prep,
+    fit_keras_cnn,
+    keras_predict,
+    load_keras,
+    save_keras,
+)
 
 
 def member_seed(seed: int, i: int) -> int:
@@ -204,170 +207,4 @@ class CNNBagModel(GenreModel):
         self.bootstrap_used_ = state.get("bootstrap")
 
 
-def fit_vote_weights(probas: Sequence[np.ndarray], y: Sequence[int], *, ridge: float = 1e-3) -> np.ndarray:
-    """Non-negative weights (summing to 1) that minimise the log loss of the weighted mean probability.
-
-    ``probas[i]`` is member ``i``'s ``(n_tracks, n_classes)`` matrix (same
-    columns and rows for every member), ``y`` the true class index per track.
-    Fit on out-of-fold predictions only. A weight can reach ~0: the member is
-    effectively dropped. A small pull towards equal weights (``ridge``) keeps
-    ties stable.
-
-    Examples
-    --------
-    >>> good = np.array([[0.9, 0.1], [0.2, 0.8]]); bad = np.array([[0.5, 0.5], [0.6, 0.4]])
-    >>> w = fit_vote_weights([good, bad], [0, 1]); bool(w[0] > w[1])
-    True
-    """
-    from scipy.optimize import minimize
-
-    P = np.stack([np.asarray(p, dtype=np.float64) for p in probas])  # (m, n, c)
-    y = np.asarray(y, dtype=np.int64)
-    picked = P[:, np.arange(P.shape[1]), y]  # (m, n): each member's probability of the truth
-    m = len(P)
-
-    def loss(z):
-        w = np.exp(z - z.max())
-        w /= w.sum()
-        mix = np.clip(w @ picked, 1e-12, 1.0)
-        return float(-np.mean(np.log(mix)) + ridge * np.sum((w - 1.0 / m) ** 2))
-
-    res = minimize(loss, np.zeros(m), method="L-BFGS-B")
-    z = res.x if np.all(np.isfinite(res.x)) else np.zeros(m)
-    w = np.exp(z - z.max())
-    return w / w.sum()
-
-
-class SoftVoter:
-    """Weighted mean of probability matrices from models that share a label set.
-
-    Parameters
-    ----------
-    member_ids : sequence of str
-        Names of the member models / runs (recorded, must be unique).
-    classes : sequence of label lists
-        Each member's column order. All must hold the same labels (order may
-        differ: columns are re-ordered to the first member's order); otherwise
-        :class:`~genre_core.errors.RunError` names the differing labels.
-    weights : sequence or mapping of float, optional
-        Non-negative weight per member (by position or by id); default equal.
-        Normalised to sum to 1.
-
-    Examples
-    --------
-    >>> v = SoftVoter(["a", "b"], [["jazz", "rock"], ["rock", "jazz"]], weights={"a": 3, "b": 1})
-    >>> v.combine([np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]])])
-    array([[0.75, 0.25]])
-    >>> v.to_dict()["weights"]
-    {'a': 0.75, 'b': 0.25}
-    """
-
-    def __init__(self, member_ids: Sequence[str], classes: Sequence[Sequence[str]],
-                 weights: Sequence[float] | Mapping[str, float] | None = None):
-        self.member_ids = [str(m) for m in member_ids]
-        if not self.member_ids:
-            raise RunError("Soft voting needs at least one member run.")
-        if len(set(self.member_ids)) != len(self.member_ids):
-            dup = sorted({m for m in self.member_ids if self.member_ids.count(m) > 1})
-            raise RunError(f"Soft voting members must be distinct; repeated: {', '.join(dup)}.")
-        if len(classes) != len(self.member_ids):
-            raise RunError(f"{len(self.member_ids)} members but {len(classes)} label lists.")
-        ref = [str(c) for c in classes[0]]
-        ref_set = set(ref)
-        problems = []
-        self._orders = []
-        for mid, cl in zip(self.member_ids, classes):
-            cl = [str(c) for c in cl]
-            if len(set(cl)) != len(cl):
-                raise RunError(f"Run {mid!r} lists a label twice: {cl}.")
-            missing, extra = sorted(ref_set - set(cl)), sorted(set(cl) - ref_set)
-            if missing or extra:
-                parts = []
-                if missing:
-                    parts.append(f"lacks {', '.join(missing)}")
-                if extra:
-                    parts.append(f"has extra {', '.join(extra)}")
-                problems.append(f"run {mid!r} {' and '.join(parts)}")
-                continue
-            pos = {c: i for i, c in enumerate(cl)}
-            self._orders.append(np.array([pos[c] for c in ref]))
-        if problems:
-            raise RunError(f"Cannot combine runs with different label sets (compared with run "
-                           f"{self.member_ids[0]!r}): {'; '.join(problems)}.")
-        self.classes_ = np.asarray(ref)
-        self.weights = self._normalise_weights(weights)
-
-    def _normalise_weights(self, weights) -> np.ndarray:
-        n = len(self.member_ids)
-        if weights is None:
-            w = np.ones(n)
-        elif isinstance(weights, Mapping):
-            unknown = sorted(set(map(str, weights)) - set(self.member_ids))
-            if unknown:
-                raise RunError(f"Weights given for runs that are not members: {', '.join(unknown)}.")
-            w = np.array([float(weights.get(m, 1.0)) for m in self.member_ids])
-        else:
-            w = np.asarray(list(weights), dtype=np.float64)
-            if w.shape != (n,):
-                raise RunError(f"{n} member runs but {w.size} weights.")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise RunError(f"Voting weights must be non-negative numbers, not all zero; got {w.tolist()}.")
-        return w / w.sum()
-
-    def combine(self, probas: Sequence[np.ndarray], track_ids: Sequence[Sequence[str]] | None = None) -> np.ndarray:
-        """Weighted mean probability, columns in :attr:`classes_` order.
-
-        ``probas[i]`` is member ``i``'s ``(n_tracks, n_classes)`` matrix in its
-        own column order. With ``track_ids`` (one id list per member), rows are
-        aligned to the first member's order; differing id sets raise
-        :class:`~genre_core.errors.RunError`.
-        """
-        if len(probas) != len(self.member_ids):
-            raise RunError(f"{len(self.member_ids)} member runs but {len(probas)} probability matrices.")
-        mats = []
-        ref_ids = None
-        for k, (mid, P, order) in enumerate(zip(self.member_ids, probas, self._orders)):
-            P = np.asarray(P, dtype=np.float64)
-            if P.ndim != 2 or P.shape[1] != len(self.classes_):
-                raise RunError(f"Run {mid!r}: probabilities have shape {P.shape}, expected (n, {len(self.classes_)}).")
-            P = P[:, order]
-            if track_ids is not None:
-                ids = [str(t) for t in track_ids[k]]
-                if len(ids) != len(P):
-                    raise RunError(f"Run {mid!r}: {len(P)} probability rows but {len(ids)} track ids.")
-                if ref_ids is None:
-                    ref_ids = ids
-                else:
-                    pos = {t: i for i, t in enumerate(ids)}
-                    missing = [t for t in ref_ids if t not in pos]
-                    extra = sorted(set(ids) - set(ref_ids))
-                    if missing or extra:
-                        raise RunError(f"Run {mid!r} predicted other tracks than run {self.member_ids[0]!r}: "
-                                       f"missing {missing[:5]}, extra {extra[:5]}.")
-                    P = P[[pos[t] for t in ref_ids]]
-            if mats and len(P) != len(mats[0]):
-                raise RunError(f"Run {mid!r} has {len(P)} rows, run {self.member_ids[0]!r} {len(mats[0])}.")
-            mats.append(P)
-        combined = np.tensordot(self.weights, np.stack(mats), axes=1)
-        return normalise_rows(combined)
-
-    def predict(self, probas: Sequence[np.ndarray], track_ids: Sequence[Sequence[str]] | None = None) -> np.ndarray:
-        """Label with the highest combined probability, per row."""
-        return self.classes_[np.argmax(self.combine(probas, track_ids), axis=1)]
-
-    def to_dict(self) -> dict:
-        """``{"members": [...], "weights": {id: w}, "classes": [...]}`` for a run manifest."""
-        return {"members": list(self.member_ids),
-                "weights": {m: float(w) for m, w in zip(self.member_ids, self.weights)},
-                "classes": self.classes_.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "SoftVoter":
-        try:
-            members = list(d["members"])
-            return cls(members, [d["classes"]] * len(members), weights=d.get("weights"))
-        except (KeyError, TypeError) as err:
-            raise RunError(f"The voting record is incomplete ({err}).") from None
-
-
-__all__ = ["CNNBagModel", "SoftVoter", "bootstrap_indices", "member_seed"]
+__all__ = ["CNNBagModel", "bootstrap_indices", "member_seed"]

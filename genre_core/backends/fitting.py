@@ -17,9 +17,7 @@ import numpy as np
 
 from ..errors import DatasetError, RunError, TrainingCancelled
 from ..jsonio import read_json, write_json
-
-ProgressFn = Callable[[dict], None]
-StopFn = Callable[[], bool]
+from ..progress import ProgressFn, StopFn
 
 # OpenMP threads (xgboost, torch) that busy-wait make a shared or busy CPU several
 # times slower (measured: xgboost 4x slower with 2 spinning threads on a loaded
