@@ -4,7 +4,7 @@ Augmentation makes extra training examples by perturbing whole tracks:
 time-stretch, pitch-shift, Gaussian noise and gain, each applied with its own
 probability and random strength (:class:`AugmentConfig`). It is applied to
 **training tracks only, before segmenting**: :mod:`genre_core.training` asks
-:func:`genre_core.inputs.compute_dataset_inputs` for ``n_augment`` copies of
+:func:`genre_core.extraction.compute_dataset_inputs` for ``n_augment`` copies of
 the training tracks (ids ``"<track id>#aug1"`` ...), never for validation or
 test tracks, and :func:`genre_core.splits.check_no_leak` refuses augmented
 copies outside the training side.

@@ -185,7 +185,8 @@ def cmd_features(args) -> int:
     import pandas as pd
 
     from .features import get_feature_set
-    from .inputs import InputSpec, compute_dataset_inputs
+    from .inputs import InputSpec
+    from .extraction import compute_dataset_inputs
 
     _check_seconds(args.segment, "--segment")
     _check_seconds(args.hop, "--hop")
@@ -224,7 +225,8 @@ def cmd_spectrograms(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from .inputs import InputSpec, compute_dataset_inputs
+    from .inputs import InputSpec
+    from .extraction import compute_dataset_inputs
 
     _check_seconds(args.segment, "--segment")
     _check_seconds(args.hop, "--hop")

@@ -60,6 +60,7 @@ import soundfile as sf
 
 from . import config
 from .cache import content_hash
+from .engine import resolve_jobs
 from .errors import DatasetError
 
 __all__ = [
@@ -657,7 +658,7 @@ def scan_folders(
 
 def _probe_all(paths: list[Path], *, n_jobs: int, progress, min_duration: float) -> list[dict]:
     total = len(paths)
-    n_workers = _resolve_jobs(n_jobs, total)
+    n_workers = resolve_jobs(n_jobs, total)
     if n_workers <= 1:
         out = []
         for i, p in enumerate(paths, 1):
@@ -673,17 +674,6 @@ def _probe_all(paths: list[Path], *, n_jobs: int, progress, min_duration: float)
             out.append(res)
             _progress(progress, stage="scanning", done=i, total=total, file=res["path"].name)
     return out
-
-
-def _resolve_jobs(n_jobs: int | None, n_tasks: int) -> int:
-    cpus = os.cpu_count() or 1
-    if n_jobs is None or n_jobs == 0:
-        n = 1
-    elif n_jobs < 0:
-        n = max(1, cpus + 1 + n_jobs)
-    else:
-        n = n_jobs
-    return max(1, min(n, n_tasks))
 
 
 def scan_folder(

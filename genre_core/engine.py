@@ -16,7 +16,7 @@ evaluation, Explore, sweeps): an :class:`Engine`.
 
 The engine is *ambient*: :func:`use` sets it for a block of code and
 :func:`current` is what library code asks (``GENRE_DASK`` when nothing is
-set), so :func:`genre_core.inputs.compute_dataset_inputs` and every function
+set), so :func:`genre_core.extraction.compute_dataset_inputs` and every function
 built on it run on the cluster without a new argument. Inside a Dask worker
 :func:`current` is always local and serial (no cluster in the cluster, no
 process pool in a worker process).
@@ -73,6 +73,28 @@ ENV_VAR = "GENRE_DASK"
 #: Seconds to wait for a scheduler (``GENRE_DASK_TIMEOUT`` overrides).
 DEFAULT_CONNECT_TIMEOUT = 5.0
 _ADDRESS_RE = re.compile(r"^(tcp|tls|ucx|ws|wss)://[^\s/]+:\d+/?$")
+
+
+
+def resolve_jobs(n_jobs: int | None, n_tasks: int) -> int:
+    """How many local processes to use: ``n_jobs`` (``-1`` all cores, ``-2`` all but one, ``None``/0 one),
+    never more than ``n_tasks`` and at least 1.
+
+    Examples
+    --------
+    >>> resolve_jobs(4, 2)
+    2
+    >>> resolve_jobs(None, 10)
+    1
+    """
+    cpus = os.cpu_count() or 1
+    if n_jobs is None or n_jobs == 0:
+        n = 1
+    elif n_jobs < 0:
+        n = max(1, cpus + 1 + n_jobs)
+    else:
+        n = int(n_jobs)
+    return max(1, min(n, n_tasks))
 
 
 class EngineError(GenreLabError):

@@ -7,7 +7,7 @@ Pure functions behind the Explore page (no Streamlit):
   be used, exact duplicates (from a scan, see :func:`genre_core.dataset.open_dataset`).
 * :func:`track_features` -- one ``gtzan57`` vector per track: the table's own
   columns for a feature table; for audio, the cached extraction
-  (:func:`genre_core.inputs.compute_dataset_inputs`) over 30 s windows
+  (:func:`genre_core.extraction.compute_dataset_inputs`) over 30 s windows
   (whole clips for shorter tracks), averaged over a track's windows.
 * :func:`projection` -- PCA (always cheap) or t-SNE of standardised features.
 * :func:`chroma` -- a chromagram for the track view.
@@ -102,7 +102,8 @@ def track_features(ds, *, n_jobs: int = -1, progress: Callable[[dict], None] | N
         ``(track_id, reason)`` of audio tracks that could not be analysed.
     """
     from .features import get_feature_set
-    from .inputs import InputSpec, compute_dataset_inputs
+    from .inputs import InputSpec
+    from .extraction import compute_dataset_inputs
 
     cols = get_feature_set(FEATURE_SET).columns
     if ds.kind == "table":

@@ -57,6 +57,7 @@ from .evaluation import (
     evaluate_track_probabilities,
     prediction_tables,
 )
+from .inputs import stack_windows
 from .progress import ProgressFn
 from .runs import Run, load_run, load_runs
 from .voting import align_labels, combine_predictions, vote_track_probabilities
@@ -771,7 +772,7 @@ def evaluate_run(
         The dataset has genres the run does not know (label-set mismatch), or no usable track.
     """
     from .dataset import open_dataset
-    from .inputs import compute_dataset_inputs, table_inputs
+    from .extraction import compute_dataset_inputs, table_inputs
 
     (run,) = _as_runs([run])
     ds = open_dataset(dataset, n_jobs=n_jobs, progress=progress) if not hasattr(dataset, "tracks") else dataset
@@ -811,10 +812,8 @@ def evaluate_run(
         ids = [t.track_id for t in ds.tracks if t.track_id in inputs and len(inputs[t.track_id].X)]
         if not ids:
             raise DatasetError(f"No track of dataset {ds.name!r} could be analysed for run {rid}.")
-        X = np.concatenate([inputs[t].X for t in ids])
-        groups = np.concatenate([[t] * len(inputs[t].X) for t in ids])
-        starts = np.concatenate([inputs[t].starts for t in ids])
-        ends = np.concatenate([inputs[t].ends for t in ids])
+        stacked = stack_windows(inputs, ids)
+        X, groups, starts, ends = stacked["X"], stacked["groups"], stacked["starts"], stacked["ends"]
         if progress is not None:
             progress({"stage": "evaluating", "done": 0, "total": 1, "run": rid})
         t0 = time.perf_counter()

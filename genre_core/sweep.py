@@ -403,7 +403,7 @@ def run_sweep(
         if use_cache and ds.kind != "table":
             # every task needs (nearly) every track's inputs: compute them once, spread over the engine, into
             # the cache the tasks read, instead of letting each worker's first task extract the whole dataset
-            from .inputs import compute_dataset_inputs
+            from .extraction import compute_dataset_inputs
             from .training import resolve_input_spec
 
             t0 = time.perf_counter()

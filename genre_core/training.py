@@ -40,7 +40,7 @@ a :class:`~genre_core.splits.Split`
     Used as given (after the leak check).
 
 Feature tables (dataset kind ``"table"``, e.g. ``features_30_sec.csv``) are
-trained on their rows (:func:`~genre_core.inputs.table_inputs`): such models
+trained on their rows (:func:`~genre_core.extraction.table_inputs`): such models
 record the table's window (30 s for the public table) in their input spec, so
 prediction later cuts audio into windows of that length.
 
@@ -79,6 +79,7 @@ from .evaluation import (
     evaluate_predictions,
     prediction_tables,
 )
+from .inputs import stack_windows
 from .progress import ProgressFn, Reporter, StopFn
 from .runs import (
     Run,
@@ -259,39 +260,10 @@ def refit_overrides(model_cls, best_steps: Sequence[Any],
     return out
 
 
-def _stack(inputs: Mapping, items: Sequence[str], label_of: Mapping[str, str]):
-    """Concatenate the windows of ``items`` (track ids or augmented copies)."""
-    from .splits import base_track_id
-
-    Xs, ys, groups, starts, ends, seg_ids = [], [], [], [], [], []
-    for item in items:
-        ti = inputs.get(item)
-        if ti is None or len(ti.X) == 0:
-            continue
-        base = base_track_id(item)
-        n = len(ti.X)
-        Xs.append(ti.X)
-        ys.extend([label_of[base]] * n)
-        groups.extend([base] * n)
-        seg_ids.extend([item] * n)
-        starts.append(np.asarray(ti.starts, dtype=np.float64))
-        ends.append(np.asarray(ti.ends, dtype=np.float64))
-    if not Xs:
-        return None
-    return {
-        "X": np.concatenate(Xs, axis=0),
-        "y": np.asarray(ys),
-        "groups": np.asarray(groups),
-        "items": seg_ids,
-        "starts": np.concatenate(starts),
-        "ends": np.concatenate(ends),
-    }
-
-
 def _compute_inputs(ds, spec, split_sides: dict[str, list[str]], *, augmenter, n_augment: int, n_jobs: int,
                     use_cache: bool, rep: Reporter) -> tuple[dict, list, float]:
     """Inputs for every track in the split (+ augmented copies of the training tracks)."""
-    from .inputs import compute_dataset_inputs, table_inputs
+    from .extraction import compute_dataset_inputs, table_inputs
 
     t0 = time.perf_counter()
     if ds.kind == "table":
@@ -436,7 +408,7 @@ def train(
         Replace an existing complete run of that name.
     progress, should_stop : callables, optional
         See the module docstring.
-    n_jobs, use_cache : passed to :func:`~genre_core.inputs.compute_dataset_inputs`.
+    n_jobs, use_cache : passed to :func:`~genre_core.extraction.compute_dataset_inputs`.
     info : dict, optional
         Extra facts recorded in ``run.json`` (e.g. ``{"command": ...}``).
 
@@ -555,17 +527,17 @@ def train(
             check_no_leak(sp, segment_track_ids={"train": [x for x in train_items if x in inputs],
                                                  "valid": [x for x in sp.valid if x in inputs],
                                                  "test": [x for x in sp.test if x in inputs]})
-            train_data = _stack(inputs, train_items, label_of)
+            train_data = stack_windows(inputs, train_items, label_of)
             if train_data is None:
                 raise DatasetError("No training windows: every training track failed or is empty.")
-            valid_data = _stack(inputs, sp.valid, label_of)
+            valid_data = stack_windows(inputs, sp.valid, label_of)
             n_windows = {"train": len(train_data["X"]), "valid": 0 if valid_data is None else len(valid_data["X"]),
                          "train_augmented": sum(1 for x in train_data["items"] if "#" in x)}
             rep.check("before training")
             model, dt = _fit(model_cls, spec, params, train_data, valid_data, labels, rep, should_stop)
             t_train += dt
             rep.check("after training")
-            eval_side, eval_data = "test", _stack(inputs, sp.test, label_of)
+            eval_side, eval_data = "test", stack_windows(inputs, sp.test, label_of)
             if eval_data is None:
                 eval_side, eval_data = "valid", valid_data
             rep.stage("evaluating", 0, 1)
@@ -590,7 +562,7 @@ def train(
                                         [f.get("chosen") or {} for f in fold_metrics])
             all_ids = sorted({t for f in folds for t in (*f.train, *f.valid, *f.test)} & set(inputs))
             aug_all = [f"{t}#aug{j}" for t in all_ids for j in range(1, n_augment + 1)] if augmenter else []
-            everything = _stack(inputs, all_ids + [a for a in aug_all if a in inputs], label_of)
+            everything = stack_windows(inputs, all_ids + [a for a in aug_all if a in inputs], label_of)
             rep.extra = {"refit": True}
             model, dt = _fit(model_cls, spec, {**params, **overrides}, everything, None, labels, rep, should_stop)
             rep.extra = {}

@@ -264,7 +264,7 @@ def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
 @st.cache_data(show_spinner=False, max_entries=32, ttl=60)
 def extraction_plan_cached(spec: str, stamp: float, backend: str, n_augment: int) -> dict | None:
     """The cost of preparing this backend's inputs (None for a feature table: nothing to extract)."""
-    from genre_core.inputs import extraction_plan
+    from genre_core.extraction import extraction_plan
     from genre_core.training import resolve_input_spec
 
     ds = dataset_cached(spec, stamp)

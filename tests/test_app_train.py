@@ -150,7 +150,8 @@ def test_launch_watch_and_find_the_run_in_compare(empty_env, tmp_path, no_leftov
 def test_train_page_shows_the_cost_before_launch(empty_env, synthetic_dataset_dir, tmp_path, monkeypatch):
     """Before launching: how many tracks must be analysed given the cache, and an estimate (issue 13)."""
     from genre_core.dataset import open_dataset
-    from genre_core.inputs import InputSpec, compute_dataset_inputs, extraction_plan
+    from genre_core.inputs import InputSpec
+    from genre_core.extraction import compute_dataset_inputs, extraction_plan
 
     monkeypatch.setenv("GENRE_CACHE_DIR", str(tmp_path / "cache"))
     ds = open_dataset(str(synthetic_dataset_dir))

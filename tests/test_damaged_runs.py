@@ -263,7 +263,8 @@ def test_voting_member_outside_the_models_folder_is_refused(models, tmp_path):
 def test_damaged_cache_entries_are_recomputed(tmp_path, synthetic_dataset_dir):
     from genre_core.cache import FeatureCache
     from genre_core.dataset import open_dataset
-    from genre_core.inputs import InputSpec, compute_dataset_inputs
+    from genre_core.inputs import InputSpec
+    from genre_core.extraction import compute_dataset_inputs
 
     ds = open_dataset(str(synthetic_dataset_dir))
     tracks = ds.tracks[:3]

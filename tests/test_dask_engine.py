@@ -18,7 +18,8 @@ from genre_core import engine  # noqa: E402
 from genre_core.cache import FeatureCache  # noqa: E402
 from genre_core.dataset import open_dataset  # noqa: E402
 from genre_core.errors import TrainingCancelled  # noqa: E402
-from genre_core.inputs import InputSpec, compute_dataset_inputs  # noqa: E402
+from genre_core.inputs import InputSpec  # noqa: E402
+from genre_core.extraction import compute_dataset_inputs
 
 FAST_MLP_GRID = {"epochs": [3], "hidden": [(16,)], "patience": [0], "dropout": [0.1, 0.3]}
 

@@ -15,13 +15,12 @@ from genre_core.augment import AugmentConfig, Augmenter
 from genre_core.cache import FeatureCache
 from genre_core.dataset import load_feature_table, scan_folder
 from genre_core.errors import DatasetError, GenreLabError, TrainingCancelled
+from genre_core.extraction import compute_dataset_inputs, table_inputs
 from genre_core.inputs import (
     InputSpec,
     TrackInput,
-    compute_dataset_inputs,
     compute_track_input,
     stack_inputs,
-    table_inputs,
 )
 from genre_core.splits import Split, check_no_leak
 

@@ -38,7 +38,7 @@ def trained(synthetic_dataset_dir, tmp_path_factory):
 
 def _inputs_for(run, ids, synthetic_dataset_dir):
     from genre_core.dataset import open_dataset
-    from genre_core.inputs import compute_dataset_inputs
+    from genre_core.extraction import compute_dataset_inputs
 
     ds = open_dataset(str(synthetic_dataset_dir))
     by_id = ds.by_id()
