@@ -1,5 +1,12 @@
 """Run the original musicnn extractor, and compare genre-lab's re-implementation with it.
 
+Covers all four models of the wheel: the musicnn models (``MSD_musicnn``,
+``MTT_musicnn``: ``taggram``, ``penultimate``, ``mean_pool``, ``max_pool``) and
+the vgg models (``MSD_vgg``, ``MTT_vgg``: ``taggram`` and the pooled maps
+``pool1`` .. ``pool5``, compared map for map and as their per-channel mean /
+max over time and frequency, which is what the ``musicnn_vgg`` feature set
+uses).
+
 The original (``musicnn==0.1.0``) cannot live in the project venv: it needs
 ``tf-keras`` with ``TF_USE_LEGACY_KERAS=1`` and switches TensorFlow to graph
 mode for the whole process, which breaks Keras 3. So it runs in its own venv,
@@ -12,6 +19,13 @@ Reference venv (outside the project; a few minutes, online)::
     /tmp/musicnn-ref/bin/pip install tensorflow-cpu==2.21.0 librosa==0.11.0 soundfile==0.14.0
     /tmp/musicnn-ref/bin/pip install --no-deps musicnn==0.1.0 tf-keras==2.21.0
 
+or, quicker and offline apart from two small wheels, reusing the project venv's
+TensorFlow, librosa and NumPy underneath (same Python version)::
+
+    python3.11 -m venv /tmp/musicnn-ref
+    echo "$PWD/.venv/lib/python3.11/site-packages" > /tmp/musicnn-ref/lib/python3.11/site-packages/project.pth
+    /tmp/musicnn-ref/bin/pip install --no-deps tf-keras==2.21.0 musicnn==0.1.0
+
 Commands::
 
     # in the reference venv: per-patch outputs of musicnn.extractor.extractor -> .npz
@@ -19,7 +33,9 @@ Commands::
         --preprocess float32 --out /tmp/ref.npz a.ogg b.ogg
     # in the project venv: max differences on real GTZAN clips (runs `extract` itself)
     .venv/bin/python scripts/musicnn_reference.py compare --ref-python /tmp/musicnn-ref/bin/python
-    # in the project venv: regenerate tests/fixtures/musicnn_expected.npz
+    # in the project venv: the same for the vgg models
+    .venv/bin/python scripts/musicnn_reference.py compare --models MSD_vgg MTT_vgg --preprocess float32
+    # in the project venv: regenerate tests/fixtures/musicnn_expected.npz and musicnn_vgg_expected.npz
     .venv/bin/python scripts/musicnn_reference.py fixture --ref-python /tmp/musicnn-ref/bin/python
 
 ``--preprocess`` picks the reference's log-mel arithmetic (the network is always the original's):
@@ -51,7 +67,14 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_KEYS = ("taggram", "penultimate", "mean_pool", "max_pool")
+#: The vgg models' pooled maps (per patch, TF layout: frames, bands, channels) as musicnn.extractor returns them.
+VGG_MAP_SHAPES = {"pool1": (92, 48, 128), "pool2": (46, 24, 128), "pool3": (23, 12, 128), "pool4": (11, 6, 128),
+                  "pool5": (2, 1, 128)}
+#: Maps compared for the first patch of each file only (the full maps would be hundreds of MB).
+VGG_FIRST_PATCH_ONLY = ("pool1", "pool2")
+VGG_STAT_KEYS = tuple(f"{layer}_{stat}" for layer in VGG_MAP_SHAPES for stat in ("mean", "max"))
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "musicnn_expected.npz"
+VGG_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "musicnn_vgg_expected.npz"
 SHIPPED_GOLDEN = REPO_ROOT / "tests" / "fixtures" / "musicnn_shipped_golden.npz"
 
 
@@ -115,12 +138,41 @@ def _extract(args) -> int:
             print(f"{path}: musicnn checkpoint restore failed: {restore_state.get('error', 'not attempted')}", file=sys.stderr)
             return 2
         arrays[f"{i}/taggram"] = np.asarray(taggram, np.float32)
-        for key in ("penultimate", "mean_pool", "max_pool"):
-            arrays[f"{i}/{key}"] = np.asarray(features[key], np.float32).reshape(len(taggram), -1)
+        if "vgg" in args.model:
+            arrays.update(_vgg_reference_arrays(i, len(taggram), features))
+        else:
+            for key in ("penultimate", "mean_pool", "max_pool"):
+                arrays[f"{i}/{key}"] = np.asarray(features[key], np.float32).reshape(len(taggram), -1)
         arrays[f"{i}/batch"] = captured["batch"]
     arrays["files"] = np.array([str(f) for f in args.files])
     np.savez(args.out, **arrays)
     return 0
+
+
+def _vgg_reference_arrays(i: int, n: int, features: dict) -> dict[str, np.ndarray]:
+    """The extractor's ``pool1`` .. ``pool5`` (squeezed by it) back to ``(n, frames, bands, 128)``, plus
+    each map's per-channel mean / max over time and frequency (float64 sums, stored float32)."""
+    out = {}
+    for layer, shape in VGG_MAP_SHAPES.items():
+        maps = np.asarray(features[layer], np.float32).reshape(n, *shape)
+        out[f"{i}/{layer}_mean"] = maps.astype(np.float64).mean(axis=(1, 2)).astype(np.float32)
+        out[f"{i}/{layer}_max"] = maps.max(axis=(1, 2))
+        out[f"{i}/{layer}" if layer not in VGG_FIRST_PATCH_ONLY else f"{i}/{layer}_p0"] = (
+            maps if layer not in VGG_FIRST_PATCH_ONLY else maps[:1])
+    return out
+
+
+def compared_keys(model: str) -> tuple[str, ...]:
+    """The outputs ``compare`` checks for a model (network outputs and, for vgg, the maps)."""
+    if "vgg" not in model:
+        return OUTPUT_KEYS
+    maps = tuple(f"{k}_p0" if k in VGG_FIRST_PATCH_ONLY else k for k in VGG_MAP_SHAPES)
+    return ("taggram", *VGG_STAT_KEYS, *maps)
+
+
+def window_keys(model: str) -> tuple[str, ...]:
+    """The outputs the feature-set path (``musicnn_window_outputs``) has, compared for the first window."""
+    return OUTPUT_KEYS if "vgg" not in model else ("taggram", *VGG_STAT_KEYS)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -162,8 +214,23 @@ def ours(y: np.ndarray, sr: int, model: str, preprocess: str) -> dict[str, np.nd
     logmel = np.log10(np.float32(10000) * mel + np.float32(1)).astype(np.float32)
     n = (logmel.shape[0] - m.PATCH_FRAMES) // m.PATCH_FRAMES + 1
     batch = np.stack([logmel[i * m.PATCH_FRAMES : (i + 1) * m.PATCH_FRAMES] for i in range(n)])
-    out = m._forward(batch, model, tuple(OUTPUT_KEYS))
+    out = m._forward(batch, model, tuple(OUTPUT_KEYS)) if "vgg" not in model else _vgg_maps(batch, model)
     out["batch"] = batch
+    return out
+
+
+def _vgg_maps(batch: np.ndarray, model: str) -> dict[str, np.ndarray]:
+    """genre-lab's vgg net on the patches with its maps (float32), keyed like the reference's arrays."""
+    import torch
+
+    from genre_core.features import musicnn as m
+
+    net = m.musicnn_net(model)
+    with torch.inference_mode():
+        res = [net(torch.from_numpy(batch[j : j + 2]), maps=True) for j in range(0, len(batch), 2)]
+    out = {k: np.concatenate([r[k].numpy() for r in res]) for k in res[0]}
+    for layer in VGG_FIRST_PATCH_ONLY:
+        out[f"{layer}_p0"] = out.pop(layer)[:1]
     return out
 
 
@@ -194,7 +261,8 @@ def _compare(args) -> int:
         for preprocess in args.preprocess:
             t0 = time.time()
             ref = run_reference(args.ref_python, files, model, preprocess, args.keep)
-            worst = {k: [0.0, 0.0] for k in ("batch", *OUTPUT_KEYS, *(f"window0_{k}" for k in OUTPUT_KEYS))}
+            keys = compared_keys(model)
+            worst = {k: [0.0, 0.0] for k in ("batch", *keys, *(f"window0_{k}" for k in window_keys(model)))}
             inf_patches = n_patches = 0
             for i, f in enumerate(files):
                 y, sr = librosa.load(f, sr=None, mono=True)  # the reference decodes the same file the same way
@@ -207,7 +275,7 @@ def _compare(args) -> int:
 
                     y22 = librosa.resample(y, orig_sr=sr, target_sr=22050, res_type="soxr_hq") if sr != 22050 else y
                     win = m.musicnn_window_outputs(y22[: 3 * 22050][None], 22050, model=model)
-                    for k in OUTPUT_KEYS:
+                    for k in window_keys(model):
                         mine[f"window0_{k}"] = win[k]
                         ref[f"{i}/window0_{k}"] = ref[f"{i}/{k}"][:1]
                 for k in worst:
@@ -236,24 +304,35 @@ def _compare(args) -> int:
 
 
 def _fixture(args) -> int:
+    """Reference outputs of the probe signal: ``musicnn_expected.npz`` (musicnn models, log-mel
+    statistics) and ``musicnn_vgg_expected.npz`` (vgg models: ``<model>/taggram`` (50) and
+    ``<model>/pooled`` (10, 128): the rows of ``VGG_STAT_KEYS``, pool1_mean, pool1_max, ..., pool5_max)."""
     import soundfile as sf
     from genre_core.features import musicnn as m
 
     y, sr = m._probe_signal()
     arrays: dict[str, np.ndarray] = {"probe_sr": np.array(sr)}
+    vgg: dict[str, np.ndarray] = {"probe_sr": np.array(sr)}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "probe.wav"
         sf.write(wav, y, sr, subtype="FLOAT")  # exact float32 round trip
-        for model in ("MSD_musicnn", "MTT_musicnn"):
+        for model in args.models:
             ref = run_reference(args.ref_python, [str(wav)], model, "float32")
+            if "vgg" in model:  # compact: the taggram and one (10, 128) array of pooled-map statistics
+                vgg[f"{model}/taggram"] = ref["0/taggram"][0]
+                vgg[f"{model}/pooled"] = np.stack([ref[f"0/{k}"][0] for k in VGG_STAT_KEYS])
+                continue
             for k in OUTPUT_KEYS:
                 arrays[f"{model}/{k}"] = ref[f"0/{k}"][0]
             batch = ref["0/batch"][0]
             arrays["logmel_frame_mean"] = batch.mean(axis=1)
             arrays["logmel_band_mean"] = batch.mean(axis=0)
-    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(FIXTURE, **arrays)
-    print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size / 1e3:.1f} kB)")
+    pairs = ((FIXTURE, arrays, ("MSD_musicnn", "MTT_musicnn")), (VGG_FIXTURE, vgg, ("MSD_vgg", "MTT_vgg")))
+    for path, content, needed in pairs:
+        if set(needed) <= set(args.models):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(path, **content)
+            print(f"wrote {path} ({path.stat().st_size / 1e3:.1f} kB)")
     return 0
 
 
@@ -312,8 +391,10 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--keep", type=Path, help="folder to keep (and reuse) the reference's outputs in")
     p.add_argument("files", nargs="*")
-    p = sub.add_parser("fixture", help="(project venv) regenerate tests/fixtures/musicnn_expected.npz")
+    p = sub.add_parser("fixture", help="(project venv) regenerate tests/fixtures/musicnn_expected.npz / musicnn_vgg_expected.npz")
     p.add_argument("--ref-python", default="/tmp/musicnn-ref/bin/python")
+    p.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"],
+                   help="each fixture is written only when both of its models are listed")
     sub.add_parser("shipped-golden", help="(project venv) regenerate tests/fixtures/musicnn_shipped_golden.npz")
     args = parser.parse_args(argv)
     commands = {"extract": _extract, "compare": _compare, "fixture": _fixture, "shipped-golden": _shipped_golden}

@@ -21,6 +21,9 @@ from genre_core.features import UnknownFeatureSetError, get_feature_set, list_fe
 from genre_core.features import musicnn as m
 
 FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_expected.npz"
+#: What the shipped musicnn-based runs predicted on the 6 s probe before the musicnn package split
+#: (``scripts/musicnn_reference.py shipped-golden``, made at commit 8757e64).
+SHIPPED_GOLDEN = Path(__file__).parent / "fixtures" / "musicnn_shipped_golden.npz"
 SR = 22050
 
 
@@ -113,11 +116,12 @@ def test_weights_folder_carries_licence_and_provenance():
     licence = (folder / "LICENSE").read_text()
     assert "Music Technology Group, Universitat Pompeu Fabra" in licence and "Permission to use" in licence
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert set(manifest["models"]) == set(m.MODELS)
+    assert set(manifest["models"]) == set(m.ALL_MODELS)
+    assert {k: v["architecture"] for k, v in manifest["models"].items()} == {k: m.architecture(k) for k in m.ALL_MODELS}
     assert "musicnn 0.1.0" in manifest["source"]
     assert (folder / "README.md").is_file()
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
-    assert size_mb < 8, f"weights folder grew to {size_mb:.1f} MB"
+    assert size_mb < 12, f"weights folder grew to {size_mb:.1f} MB"  # 4 models, 10.7 MB
 
 
 # ------------------------------------------------------------------ equivalence with the original extractor
@@ -264,3 +268,32 @@ def test_dataset_inputs_are_cached_by_feature_set_key(tmp_path):
     assert events[-1]["cached"] == 0  # another weights parameter is another cache entry
     tid = next(iter(first))
     assert np.abs(mtt[tid].X - first[tid].X).max() > 0.1
+
+
+# ------------------------------------------------------------------ shipped runs are unaffected
+def test_shipped_runs_predict_as_frozen():
+    """The shipped musicnn-based runs load, keep their feature key, and predict exactly as before the split."""
+    from genre_core.audio import Audio
+    from genre_core.inputs import compute_track_input
+    from genre_core.predict import predict_audio
+    from genre_core.runs import load_runs
+
+    with np.load(SHIPPED_GOLDEN, allow_pickle=False) as npz:
+        golden = {k: npz[k] for k in npz.files}
+    refs = [str(r) for r in golden["runs"]]
+    assert {"shipped/linear-musicnn", "shipped/ensemble-vote"} <= set(refs)
+    y, sr = m._probe_signal(duration=6.0)
+    audio = Audio(y=y, sr=sr, name="probe.wav", duration=len(y) / sr, source_duration=len(y) / sr, source_sr=sr,
+                  channels=1, clipped_to_max=False)
+    runs = load_runs(refs)
+    for run, pred in zip(runs, predict_audio(runs, {sr: audio}, max_windows=None)):
+        np.testing.assert_allclose(pred.proba, golden[f"{run.id}/proba"], atol=1e-6, rtol=0, err_msg=run.id)
+        np.testing.assert_allclose(pred.segment_proba, golden[f"{run.id}/segment_proba"], atol=1e-6, rtol=0)
+        if run.is_voting:
+            continue
+        spec = run.load_model().input_spec
+        assert spec.key() == str(golden[f"{run.id}/feature_key"])
+        fs = get_feature_set(spec.feature_set, **spec.params)
+        assert fs.key() == 'musicnn@1{"weights":"MSD_musicnn"}'  # cache entries and runs keep matching
+        X = compute_track_input(y, sr, spec).X
+        np.testing.assert_allclose(X, golden[f"features/{spec.key()}"], atol=1e-5, rtol=0, err_msg=run.id)
