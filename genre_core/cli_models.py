@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from .errors import GenreLabError
+from .plan import DEFAULTS, TrainConfig
 from .progress import ProgressPrinter
 
 __all__ = ["add_commands"]
@@ -59,6 +60,20 @@ def _fmt_default(p) -> str:
     return p.format(p.default) if hasattr(p, "format") else str(p.default)
 
 
+def _add_split_options(p: argparse.ArgumentParser, protocols: list[str]) -> None:
+    """``--split``, ``--k``, ``--group``, ``--test-size`` and ``--valid-size``, defaults from :data:`DEFAULTS`."""
+    d = DEFAULTS
+    p.add_argument("--split", default=d.split, choices=protocols, help=f"evaluation protocol (default {d.split})")
+    p.add_argument("--k", type=int, default=d.k, help=f"folds for --split kfold (default {d.k})")
+    p.add_argument("--group", default=d.group, choices=["track", "artist"],
+                   help=f"keep each track or each artist's tracks on one side (artist needs artists.csv; "
+                        f"default {d.group})")
+    p.add_argument("--test-size", type=float, default=d.test_size, metavar="F",
+                   help=f"fraction of tracks for test (track/artist splits; default {d.test_size})")
+    p.add_argument("--valid-size", type=float, default=d.valid_size, metavar="F",
+                   help=f"fraction of tracks for validation (default {d.valid_size})")
+
+
 def add_commands(subparsers) -> None:
     """Register ``train``, ``evaluate``, ``predict`` and ``runs`` on ``subparsers``."""
     from . import engine
@@ -66,7 +81,7 @@ def add_commands(subparsers) -> None:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
-    common.add_argument("--jobs", "-j", type=int, default=-1, metavar="N",
+    common.add_argument("--jobs", "-j", type=int, default=DEFAULTS.n_jobs, metavar="N",
                         help="parallel workers for feature extraction (default: all cores)")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress output on stderr")
     ds_help = ("dataset: a folder with one sub-folder per genre (several are merged), "
@@ -90,25 +105,18 @@ def add_commands(subparsers) -> None:
         ),
     )
     p.add_argument("dataset", nargs="*", metavar="DATASET", help=ds_help)
-    p.add_argument("--model", "-m", default="mlp", choices=backends + ["ensemble", "voting"],
-                   help="model backend (default mlp)")
-    p.add_argument("--split", default="track", choices=["track", "artist", "ff", "kfold"],
-                   help="evaluation protocol (default track)")
-    p.add_argument("--k", type=int, default=5, help="folds for --split kfold (default 5)")
-    p.add_argument("--group", default="track", choices=["track", "artist"],
-                   help="keep each track (default) or each artist's tracks in one fold (needs artists.csv)")
+    p.add_argument("--model", "-m", default=DEFAULTS.backend, choices=backends + ["ensemble", "voting"],
+                   help=f"model backend (default {DEFAULTS.backend})")
+    _add_split_options(p, ["track", "artist", "ff", "kfold"])
     p.add_argument("--refit", action="store_true",
                    help="with --split kfold: save a model refit on every track, trained as long as the folds' "
                         "models (its figures are the cross-validated estimates)")
-    p.add_argument("--test-size", type=float, default=0.2, metavar="F",
-                   help="fraction of tracks for test (track/artist splits; default 0.2)")
-    p.add_argument("--valid-size", type=float, default=0.1, metavar="F",
-                   help="fraction of tracks for validation (default 0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and the model (default 0)")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                   help=f"seed of the split and the model (default {DEFAULTS.seed})")
     p.add_argument("--out", "-o", default=None, metavar="NAME",
                    help="run name (models/user/NAME), shipped/NAME, or a folder path (default: generated)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of that name")
-    p.add_argument("--augment", type=int, default=0, metavar="N",
+    p.add_argument("--augment", type=int, default=DEFAULTS.n_augment, metavar="N",
                    help="augmented copies (time-stretch, pitch, noise, gain) per training track (default 0)")
     p.add_argument("--window", type=float, default=None, metavar="S",
                    help="analysis window in seconds (default: the backend's, usually 3)")
@@ -179,13 +187,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
                    help="hyperparameter values to sweep (repeatable; one value fixes it; list-valued "
                         "hyperparameters separate alternatives with ';', e.g. hidden=64;128,64)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="N", help="seeds (default 0)")
-    p.add_argument("--split", default="track", choices=["track", "kfold", "ff"], help="protocol (default track)")
-    p.add_argument("--group", default="track", choices=["track", "artist"],
-                   help="keep tracks or artists on one side (artist needs artists.csv)")
-    p.add_argument("--k", type=int, default=5, help="folds for --split kfold (default 5)")
-    p.add_argument("--test-size", type=float, default=0.2, metavar="F", help="test fraction (default 0.2)")
-    p.add_argument("--valid-size", type=float, default=0.1, metavar="F", help="validation fraction (default 0.1)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[DEFAULTS.seed], metavar="N",
+                   help=f"seeds (default {DEFAULTS.seed})")
+    _add_split_options(p, ["track", "kfold", "ff"])
     p.add_argument("--metric", default="track_accuracy", choices=["track_accuracy", "balanced_accuracy", "macro_f1"],
                    help="metric whose mean picks the best configuration")
     p.add_argument("--search", default="grid", choices=["grid", "optuna"],
@@ -321,26 +325,14 @@ def cmd_train(args) -> int:
 
         backend = get_backend(args.model).name
         params = _collect_params(args, backend)
-        run = train(
-            args.dataset if len(args.dataset) > 1 else args.dataset[0],
-            backend,
-            params,
-            input_spec=_input_spec(args, backend),
-            split=args.split,
-            seed=args.seed,
-            test_size=args.test_size,
-            valid_size=args.valid_size,
-            k=args.k,
-            group=args.group,
-            refit=args.refit,
-            n_augment=args.augment,
-            out=args.out,
-            overwrite=args.overwrite,
-            progress=progress,
-            n_jobs=args.jobs,
-            use_cache=not args.no_cache,
-            info=info,
-        )
+        plan = TrainConfig.from_mapping({
+            "dataset": args.dataset if len(args.dataset) > 1 else args.dataset[0], "backend": backend,
+            "params": params, "input_spec": _input_spec(args, backend), "split": args.split, "seed": args.seed,
+            "test_size": args.test_size, "valid_size": args.valid_size, "k": args.k, "group": args.group,
+            "refit": args.refit, "n_augment": args.augment, "overwrite": args.overwrite, "n_jobs": args.jobs,
+            "use_cache": not args.no_cache,
+        })
+        run = train(plan.dataset, **{**plan.train_kwargs(), "out": args.out}, progress=progress, info=info)
     if args.json:
         print(json.dumps({"id": run.id, "path": str(run.path), **run.info}, indent=2))
     else:

@@ -72,6 +72,8 @@ __all__ = [
     "load_feature_table",
     "synthetic_dataset",
     "track_id_for",
+    "dataset_label",
+    "listing_stamp",
 ]
 
 #: File names that are never tracks, whatever their extension.
@@ -924,6 +926,28 @@ def open_dataset(
             "a feature-table .csv, or 'synthetic'."
         )
     return scan_folders([path], check_audio=check_audio, n_jobs=n_jobs, progress=progress)
+
+
+def dataset_label(spec: Any) -> str:
+    """A short name for a dataset or a dataset spec (for run names): a folder's or table's stem,
+    ``synthetic``, or the first two of several joined by ``+``.
+
+    Examples
+    --------
+    >>> dataset_label(["/data/gtzan/", "/data/mine", "/x/more.csv"])
+    'gtzan+mine+more'
+    >>> dataset_label("synthetic:n=4")
+    'synthetic'
+    """
+    if isinstance(spec, (list, tuple)):
+        return "+".join(dataset_label(s) for s in spec[:2]) + ("+more" if len(spec) > 2 else "")
+    name = getattr(spec, "name", None)
+    if name is not None and not isinstance(spec, (str, Path)):
+        return str(name).split(" ")[0]
+    s = str(spec).rstrip("/\\")
+    if s.startswith("synthetic"):
+        return "synthetic"
+    return Path(s).stem or s
 
 
 def listing_stamp(spec: str | os.PathLike) -> float:

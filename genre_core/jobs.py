@@ -54,7 +54,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from . import config
-from .errors import GenreLabError, RunError, RunExistsError, TrainingCancelled
+from .plan import DEFAULTS, TrainConfig, TrainConfigError
+from .errors import GenreLabError, RunError, TrainingCancelled
 from .jsonio import dumps, read_json, write_json
 from .store import now_iso, pid_alive
 
@@ -96,26 +97,8 @@ START_TIMEOUT_S = 120.0
 #: Minimum seconds between two status.json writes for the same stage.
 STATUS_INTERVAL_S = 0.3
 
-#: Keys of a job configuration and their defaults (see :func:`normalise_config`).
-CONFIG_DEFAULTS: dict[str, Any] = {
-    "dataset": None,
-    "backend": "mlp",
-    "params": {},
-    "input_spec": None,
-    "split": "track",
-    "seed": 0,
-    "test_size": 0.2,
-    "valid_size": 0.1,
-    "k": 5,
-    "group": "track",
-    "refit": False,
-    "augment": None,
-    "n_augment": 0,
-    "name": None,
-    "overwrite": False,
-    "n_jobs": -1,
-    "use_cache": True,
-}
+#: Keys of a job configuration and their defaults (the fields of :class:`~genre_core.plan.TrainConfig`).
+CONFIG_DEFAULTS: dict[str, Any] = DEFAULTS.to_dict()
 
 
 class JobError(GenreLabError):
@@ -183,15 +166,6 @@ def _reap() -> None:
 # --------------------------------------------------------------------------- configuration
 
 
-def _dataset_label(spec: Any) -> str:
-    if isinstance(spec, (list, tuple)):
-        return "+".join(_dataset_label(s) for s in spec[:2]) + ("+more" if len(spec) > 2 else "")
-    s = str(spec).rstrip("/\\")
-    if s.startswith("synthetic"):
-        return "synthetic"
-    return Path(s).stem or s
-
-
 def normalise_config(cfg: Mapping[str, Any]) -> dict:
     """Check a job configuration cheaply and fill in defaults.
 
@@ -224,65 +198,10 @@ def normalise_config(cfg: Mapping[str, Any]) -> dict:
     >>> normalise_config({"dataset": "synthetic", "params": {"epochs": "3"}})["params"]   # doctest: +SKIP
     {'epochs': 3}
     """
-    from .backends import get_backend
-    from .runs import check_run_name, check_target
-    from .training import SPLIT_PROTOCOLS
-
-    unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
-    if unknown:
-        raise JobError(f"Unknown job setting(s): {', '.join(unknown)}; known: {', '.join(CONFIG_DEFAULTS)}.")
-    out = {**CONFIG_DEFAULTS, **{k: v for k, v in dict(cfg).items()}}
-    ds = out["dataset"]
-    if ds is None or (isinstance(ds, str) and not ds.strip()) or (isinstance(ds, (list, tuple)) and not ds):
-        raise JobError("A training job needs a dataset (a genre folder, a feature table or 'synthetic').")
-    out["dataset"] = [str(d) for d in ds] if isinstance(ds, (list, tuple)) else str(ds)
-    model_cls = get_backend(str(out["backend"]))
-    out["backend"] = model_cls.name
-    specs = {p.name: p for p in model_cls.param_specs()}
-    params = {}
-    for key, value in dict(out["params"] or {}).items():
-        if key not in specs:
-            raise JobError(f"The {model_cls.name} model has no hyperparameter {key!r}; known: {', '.join(specs)}.")
-        v = specs[key].coerce(value)
-        params[key] = list(v) if isinstance(v, tuple) else v
-    out["params"] = params
-    if out["split"] not in SPLIT_PROTOCOLS:
-        raise JobError(f"Unknown split {out['split']!r}; use one of: {', '.join(SPLIT_PROTOCOLS)}.")
-    for key, typ in (("seed", int), ("k", int), ("n_augment", int), ("n_jobs", int),
-                     ("test_size", float), ("valid_size", float)):
-        try:
-            out[key] = typ(out[key])
-        except (TypeError, ValueError):
-            raise JobError(f"Job setting {key} must be {'an integer' if typ is int else 'a number'}, "
-                           f"not {out[key]!r}.") from None
-    if out["n_augment"] < 0:
-        raise JobError(f"n_augment must be 0 or more, not {out['n_augment']}.")
-    if out["augment"] is not None:
-        from .augment import AugmentConfig
-
-        a = out["augment"]
-        out["augment"] = (a if isinstance(a, AugmentConfig) else AugmentConfig.from_dict(dict(a))).to_dict()
-    if out["input_spec"] is not None and not isinstance(out["input_spec"], Mapping):
-        out["input_spec"] = out["input_spec"].to_dict()
-    out["overwrite"] = bool(out["overwrite"])
-    out["use_cache"] = bool(out["use_cache"])
-    out["refit"] = bool(out["refit"])
-    if out["group"] not in ("track", "artist"):
-        raise JobError(f"Job setting group must be 'track' or 'artist', not {out['group']!r}.")
-    if out["refit"] and out["split"] != "kfold":
-        raise JobError("refit needs the k-fold split: the folds give the figures, the refit model uses every track.")
-    name = out["name"]
-    if name is not None and str(name).strip():
-        name = check_run_name(str(name).strip())
-        try:
-            check_target(config.user_runs_dir(), name, overwrite=out["overwrite"])
-        except RunExistsError:
-            raise RunExistsError(f"A run named {name!r} already exists in {config.user_runs_dir()}; "
-                                 "choose another name or tick 'overwrite'.") from None
-        out["name"] = name
-    else:
-        out["name"] = None
-    return out
+    try:
+        return TrainConfig.from_mapping(cfg).to_dict()
+    except TrainConfigError as err:
+        raise JobError(str(err)) from None
 
 
 # --------------------------------------------------------------------------- pre-flight checks
@@ -362,8 +281,9 @@ def split_options(dataset) -> list[dict]:
     return out
 
 
-def split_preview(dataset, protocol: str = "track", *, seed: int = 0, test_size: float = 0.2,
-                  valid_size: float = 0.1, k: int = 5, group: str = "track"):
+def split_preview(dataset, protocol: str = DEFAULTS.split, *, seed: int = DEFAULTS.seed,
+                  test_size: float = DEFAULTS.test_size, valid_size: float = DEFAULTS.valid_size,
+                  k: int = DEFAULTS.k, group: str = DEFAULTS.group):
     """Tracks per genre on each side of the split a job would use (before any audio is decoded).
 
     Returns
@@ -784,16 +704,17 @@ def run_job(folder: str | os.PathLike) -> dict:
     name = cfg.get("name")
     try:
         from .backends import get_backend
-        from .dataset import open_dataset
+        from .dataset import dataset_label, open_dataset
         from .runs import new_run_name
         from .training import train
 
-        model_cls = get_backend(cfg["backend"])
+        plan = TrainConfig.from_mapping(cfg, check_name=False)
+        model_cls = get_backend(plan.backend)
         if not name:
-            name = new_run_name(model_cls.name, _dataset_label(cfg["dataset"]))
+            name = new_run_name(model_cls.name, dataset_label(plan.dataset))
         status["run_name"] = name
         prog({"stage": "scanning", "done": 0, "total": 0})
-        ds = open_dataset(cfg["dataset"], n_jobs=cfg.get("n_jobs", -1), progress=prog)
+        ds = open_dataset(plan.dataset, n_jobs=plan.n_jobs, progress=prog)
         status["dataset_name"] = ds.name
         status["n_tracks"] = len(ds.tracks)
         status["unreadable"] = [list(u) for u in ds.unreadable]
@@ -803,24 +724,9 @@ def run_job(folder: str | os.PathLike) -> dict:
             raise TrainingCancelled("Training was cancelled after scanning the dataset.")
         run = train(
             ds,
-            cfg["backend"],
-            cfg.get("params") or {},
-            input_spec=cfg.get("input_spec"),
-            split=cfg.get("split", "track"),
-            seed=int(cfg.get("seed", 0)),
-            test_size=float(cfg.get("test_size", 0.2)),
-            valid_size=float(cfg.get("valid_size", 0.1)),
-            k=int(cfg.get("k", 5)),
-            group=str(cfg.get("group", "track")),
-            refit=bool(cfg.get("refit", False)),
-            augment=cfg.get("augment"),
-            n_augment=int(cfg.get("n_augment", 0)),
-            out=name,
-            overwrite=bool(cfg.get("overwrite", False)),
+            **{**plan.train_kwargs(), "out": name},
             progress=prog,
             should_stop=prog.should_stop,
-            n_jobs=int(cfg.get("n_jobs", -1)),
-            use_cache=bool(cfg.get("use_cache", True)),
             info={"job_id": job_id, "dataset_spec": cfg["dataset"]},
         )
         head = run.headline()

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import config
 from .errors import GenreLabError, RunError, TrainingCancelled
+from .plan import DEFAULTS
 from .jsonio import to_jsonable, write_json
 
 __all__ = [
@@ -206,21 +207,21 @@ def run_sweep(
     backend: str,
     grid: Mapping[str, Sequence] | None = None,
     *,
-    seeds: Sequence[int] = (0,),
-    split: str = "track",
-    group: str = "track",
-    k: int = 5,
-    test_size: float = 0.2,
-    valid_size: float = 0.1,
-    input_spec=None,
+    seeds: Sequence[int] = (DEFAULTS.seed,),
+    split: str = DEFAULTS.split,
+    group: str = DEFAULTS.group,
+    k: int = DEFAULTS.k,
+    test_size: float = DEFAULTS.test_size,
+    valid_size: float = DEFAULTS.valid_size,
+    input_spec=DEFAULTS.input_spec,
     name: str | None = None,
-    overwrite: bool = False,
+    overwrite: bool = DEFAULTS.overwrite,
     metric: str = "track_accuracy",
     progress: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     engine=None,
-    n_jobs: int = -1,
-    use_cache: bool = True,
+    n_jobs: int = DEFAULTS.n_jobs,
+    use_cache: bool = DEFAULTS.use_cache,
     search: str = "grid",
     trials: int = 10,
 ) -> dict:
@@ -307,9 +308,9 @@ def run_sweep(
         cls(None, **{n: (v.low if isinstance(v, Range) else v[0]) for n, v in grid.items()})
 
     ds = open_dataset(dataset) if not hasattr(dataset, "tracks") else dataset
-    from .training import _dataset_label
+    from .dataset import dataset_label
 
-    name = check_run_name(name) if name else _default_name(cls.name, _dataset_label(dataset))
+    name = check_run_name(name) if name else _default_name(cls.name, dataset_label(dataset))
     if not _NAME_RE.match(name):
         raise GenreLabError(f"{name!r} is not a valid sweep name (letters, digits, . _ + -, at most 81 characters).")
     record_path = sweeps_dir() / f"{name}.json"

@@ -80,6 +80,8 @@ from .evaluation import (
     prediction_tables,
 )
 from .inputs import stack_windows
+from .dataset import dataset_label
+from .plan import DEFAULTS, SPLIT_PROTOCOLS
 from .progress import ProgressFn, Reporter, StopFn
 from .runs import (
     Run,
@@ -89,24 +91,11 @@ from .runs import (
 from .voting import train_voting  # noqa: F401  (part of this module's public API)
 
 #: Split protocol names accepted by :func:`train` (and the CLI's ``--split``).
-SPLIT_PROTOCOLS = ("track", "artist", "ff", "gtzan_filtered", "kfold")
 
 __all__ = ["SPLIT_PROTOCOLS", "train", "train_voting", "make_split", "resolve_input_spec"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _dataset_label(spec: Any) -> str:
-    if isinstance(spec, (list, tuple)):
-        return "+".join(_dataset_label(s) for s in spec[:2]) + ("+more" if len(spec) > 2 else "")
-    name = getattr(spec, "name", None)
-    if name is not None and not isinstance(spec, (str, Path)):
-        return str(name).split(" ")[0]
-    s = str(spec).rstrip("/\\")
-    if s.startswith("synthetic"):
-        return "synthetic"
-    return Path(s).stem or s
 
 
 def _dataset_record(ds, spec: Any) -> dict:
@@ -153,8 +142,9 @@ def _table_window(dataset) -> float:
     return 30.0
 
 
-def make_split(dataset, split: Any = "track", *, seed: int = 0, test_size: float = 0.2,
-               valid_size: float = 0.1, k: int = 5, group: str = "track"):
+def make_split(dataset, split: Any = DEFAULTS.split, *, seed: int = DEFAULTS.seed,
+               test_size: float = DEFAULTS.test_size, valid_size: float = DEFAULTS.valid_size, k: int = DEFAULTS.k,
+               group: str = DEFAULTS.group):
     """A :class:`~genre_core.splits.Split` (or a list of k folds for ``"kfold"``), leak-checked.
 
     Raises :class:`~genre_core.errors.SplitLeakError` for a given split that
@@ -341,25 +331,25 @@ def _predict(model, data) -> tuple[np.ndarray, float]:
 
 def train(
     dataset,
-    backend: str = "mlp",
+    backend: str = DEFAULTS.backend,
     params: Mapping[str, Any] | None = None,
     *,
-    input_spec=None,
-    split: Any = "track",
-    seed: int = 0,
-    test_size: float = 0.2,
-    valid_size: float = 0.1,
-    k: int = 5,
-    group: str = "track",
-    refit: bool = False,
-    augment=None,
-    n_augment: int = 0,
-    out: str | Path | None = None,
-    overwrite: bool = False,
+    input_spec=DEFAULTS.input_spec,
+    split: Any = DEFAULTS.split,
+    seed: int = DEFAULTS.seed,
+    test_size: float = DEFAULTS.test_size,
+    valid_size: float = DEFAULTS.valid_size,
+    k: int = DEFAULTS.k,
+    group: str = DEFAULTS.group,
+    refit: bool = DEFAULTS.refit,
+    augment=DEFAULTS.augment,
+    n_augment: int = DEFAULTS.n_augment,
+    out: str | Path | None = DEFAULTS.name,
+    overwrite: bool = DEFAULTS.overwrite,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    n_jobs: int = -1,
-    use_cache: bool = True,
+    n_jobs: int = DEFAULTS.n_jobs,
+    use_cache: bool = DEFAULTS.use_cache,
     info: Mapping[str, Any] | None = None,
 ) -> Run:
     """Train a model on a dataset, evaluate it honestly and save it as a run.
@@ -441,9 +431,9 @@ def train(
         raise GenreLabError(f"n_augment must be >= 0, not {n_augment}.")
     n_augment = int(n_augment or 0)
 
-    root, name = resolve_out(out, backend=model_cls.name, dataset_name=_dataset_label(dataset))
+    root, name = resolve_out(out, backend=model_cls.name, dataset_name=dataset_label(dataset))
     writer = RunWriter(name, root=root, overwrite=overwrite,
-                       meta={"backend": model_cls.name, "dataset": _dataset_label(dataset), "seed": int(seed)})
+                       meta={"backend": model_cls.name, "dataset": dataset_label(dataset), "seed": int(seed)})
     rep.writer = writer
 
     # ---- data, split: any error here is the user's input; leave no run folder behind

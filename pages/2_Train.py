@@ -24,6 +24,7 @@ from genre_core import config, jobs
 from genre_core.backends import get_backend
 from genre_core.dataset import listing_stamp, open_dataset
 from genre_core.errors import GenreLabError, RunExistsError
+from genre_core.plan import DEFAULTS
 from genre_core.runs import check_run_name, check_target
 from pages.components import train_ui
 from pages.components.common import fmt_seconds, run_page, setup_page, show_error
@@ -228,15 +229,17 @@ def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
             st.caption(f"{jobs.SPLIT_CHOICES[o['protocol']]} is not available: {o['reason'].rstrip('.')}.")
         elif o["protocol"] == proto and o["reason"]:
             st.caption(f"Note: {o['reason']}.")
-    settings = {"split": proto, "test_size": 0.2, "valid_size": 0.1, "k": 5, "group": "track", "refit": False}
+    d = DEFAULTS
+    settings = {"split": proto, "test_size": d.test_size, "valid_size": d.valid_size, "k": d.k, "group": d.group,
+                "refit": d.refit}
     c1, c2, c3 = st.columns(3)
     if proto in ("track", "artist"):
-        settings["test_size"] = c1.slider("Test fraction", 0.1, 0.5, 0.2, 0.05, key="train_test")
-        settings["valid_size"] = c2.slider("Validation fraction", 0.05, 0.4, 0.1, 0.05, key="train_valid",
+        settings["test_size"] = c1.slider("Test fraction", 0.1, 0.5, d.test_size, 0.05, key="train_test")
+        settings["valid_size"] = c2.slider("Validation fraction", 0.05, 0.4, d.valid_size, 0.05, key="train_valid",
                                            help="Held-out tracks for early stopping (never tested on).")
     elif proto == "kfold":
-        settings["k"] = c1.number_input("Folds", 2, 20, 5, key="train_k")
-        settings["valid_size"] = c2.slider("Validation fraction of each training fold", 0.05, 0.4, 0.1, 0.05,
+        settings["k"] = c1.number_input("Folds", 2, 20, d.k, key="train_k")
+        settings["valid_size"] = c2.slider("Validation fraction of each training fold", 0.05, 0.4, d.valid_size, 0.05,
                                            key="train_valid_k")
         has_artists = any(o["protocol"] == "artist" and o["ok"] for o in options)
         settings["group"] = c3.radio("Keep together", ["track", "artist"] if has_artists else ["track"],
