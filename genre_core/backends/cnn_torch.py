@@ -480,6 +480,14 @@ def _window_geometry(shape: tuple, k: tuple, s: tuple, padding: str) -> tuple[tu
     return (-(-h // s[0]), -(-w // s[1])), (left, right, top, bottom)
 
 
+def _ceil_mode_size(shape: tuple, k: tuple, s: tuple) -> tuple:
+    """Output ``(H, W)`` of torch pooling with ``ceil_mode=True`` and no padding."""
+    def one(n, k, s):
+        out = -(-(n - k) // s) + 1
+        return out - 1 if (out - 1) * s >= n else out  # the last window must start inside the input
+    return one(shape[0], k[0], s[0]), one(shape[1], k[1], s[1])
+
+
 def _activation(torch, name: str, rank: int):
     if name == "linear":
         return lambda t: t
@@ -540,7 +548,11 @@ def _max_pooling2d(torch, layer, shapes, v):
     _rank(shape, 4, layer)
     (ho, wo), pads = _window_geometry(shape, k, s, padding)
     F = torch.nn.functional
-    if any(pads):
+    left, _, top, _ = pads
+    if any(pads) and left == top == 0 and _ceil_mode_size(shape, k, s) == (ho, wo):
+        def fn(xs):  # padding after only: torch's ceil mode takes the max of the real cells, no copy
+            return F.max_pool2d(xs[0], k, s, ceil_mode=True)
+    elif any(pads):
         def fn(xs):
             return F.max_pool2d(F.pad(xs[0], pads, value=float("-inf")), k, s)
     else:
