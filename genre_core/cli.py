@@ -1,8 +1,9 @@
 """``python -m genre_core``: everything the pages do, headless.
 
-The parser is assembled from two command modules: :mod:`genre_core.cli_data`
-(``scan``, ``features``, ``spectrograms``) and :mod:`genre_core.cli_models`
-(``train``, ``evaluate``, ``predict``, ``runs``). Each exposes
+The parser is assembled from three command modules: :mod:`genre_core.cli_data`
+(``scan``, ``features``, ``spectrograms``), :mod:`genre_core.cli_models`
+(``train``, ``evaluate``, ``predict``, ``runs``, ``sweep``) and
+:mod:`genre_core.cli_jobs` (``jobs``: the app's training queue). Each exposes
 ``add_commands(subparsers)``; every sub-parser sets ``func`` to a callable taking
 the parsed ``argparse.Namespace`` and returning an exit code.
 
@@ -21,7 +22,7 @@ from .errors import GenreLabError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cli_data, cli_models
+    from . import cli_data, cli_jobs, cli_models
 
     parser = argparse.ArgumentParser(
         prog="python -m genre_core",
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     cli_data.add_commands(sub)
     cli_models.add_commands(sub)
+    cli_jobs.add_commands(sub)
     return parser
 
 

@@ -3,7 +3,7 @@
 The Train page must not train inside the Streamlit script run (a rerun, a
 closed tab or a second tab would lose or duplicate the work). Instead it
 *submits a job*: a folder on disk describing what to train. A detached
-process ``python -m genre_core.jobs run JOB_DIR`` picks it up and calls the one
+process ``python -m genre_core jobs run JOB_DIR`` picks it up and calls the one
 training entry point, :func:`genre_core.training.train` (the same the CLI
 uses), writing its progress back into the job folder. Everything is on disk,
 so a page reload or a second browser tab finds the jobs again.
@@ -62,10 +62,6 @@ from .store import now_iso, pid_alive
 __all__ = [
     "ACTIVE_STATES",
     "FINAL_STATES",
-    "SPLIT_CHOICES",
-    "backend_options",
-    "split_options",
-    "split_preview",
     "JobError",
     "cancel_job",
     "delete_job",
@@ -204,114 +200,6 @@ def normalise_config(cfg: Mapping[str, Any]) -> dict:
         raise JobError(str(err)) from None
 
 
-# --------------------------------------------------------------------------- pre-flight checks
-
-
-#: Split protocols offered by :func:`split_options`, with the words shown to people.
-SPLIT_CHOICES = {
-    "track": "Track-level stratified train / valid / test",
-    "artist": "Artist-level (no artist on two sides)",
-    "kfold": "k-fold cross-validation (by track or artist)",
-    "ff": "GTZAN fault-filtered partition",
-}
-
-
-def backend_options(dataset) -> list[dict]:
-    """Which registered backends can train on ``dataset``, and on what input.
-
-    A feature table has no audio: only backends consuming feature vectors whose
-    feature set's columns are all in the table qualify (e.g. ``gtzan57`` on
-    ``features_30_sec.csv``).
-
-    Returns
-    -------
-    list of dict
-        ``{"name", "description", "ok", "input" (one line), "reason" (why not)}``
-        for every backend in registration order.
-    """
-    from .backends import get_backend, list_backends
-    from .training import resolve_input_spec
-
-    out = []
-    for name in list_backends():
-        cls = get_backend(name)
-        row = {"name": name, "description": getattr(cls, "description", ""), "ok": True, "input": None,
-               "reason": None}
-        try:
-            spec = resolve_input_spec(cls, None, dataset)
-            if dataset.kind == "table":
-                from .features import get_feature_set
-
-                cols = get_feature_set(spec.feature_set, **spec.params).columns
-                missing = [c for c in cols if c not in dataset.table.columns]
-                if missing:
-                    raise GenreLabError(
-                        f"The {name} model uses {spec.feature_set} features; the table lacks {len(missing)} of "
-                        f"their columns (e.g. {missing[0]}).")
-            row["input"] = spec.describe()
-        except GenreLabError as err:
-            row.update({"ok": False, "reason": str(err)})
-        out.append(row)
-    return out
-
-
-def split_options(dataset) -> list[dict]:
-    """Split protocols for ``dataset``: ``{"protocol", "label", "ok", "reason"}``.
-
-    ``artist`` needs artist names (``artists.csv``); ``ff`` needs GTZAN track
-    names that appear in the fault-filtered lists (see
-    :func:`~genre_core.splits.gtzan_filtered_split`).
-    """
-    from .splits import gtzan_filtered_split
-
-    out = []
-    for proto, label in SPLIT_CHOICES.items():
-        ok, reason = True, None
-        if proto == "artist" and not any(t.artist for t in dataset.tracks):
-            ok, reason = False, "no artist names are known for this dataset (add an artists.csv)"
-        if proto == "ff":
-            try:
-                sp = gtzan_filtered_split(dataset)
-                if not sp.test:
-                    reason = (f"none of its test tracks is in this dataset: the run will be evaluated on the "
-                              f"{len(sp.valid)} validation tracks")
-            except GenreLabError as err:
-                ok, reason = False, str(err)
-        out.append({"protocol": proto, "label": label, "ok": ok, "reason": reason})
-    return out
-
-
-def split_preview(dataset, protocol: str = DEFAULTS.split, *, seed: int = DEFAULTS.seed,
-                  test_size: float = DEFAULTS.test_size, valid_size: float = DEFAULTS.valid_size,
-                  k: int = DEFAULTS.k, group: str = DEFAULTS.group):
-    """Tracks per genre on each side of the split a job would use (before any audio is decoded).
-
-    Returns
-    -------
-    (DataFrame, list of str)
-        Genres x ``train, valid, test`` counts (for k-fold: the first fold,
-        where ``test`` is that fold) and notes.
-
-    Raises
-    ------
-    DatasetError
-        The split is impossible, e.g. a genre with too few tracks for the sides asked for.
-    """
-    from .training import make_split
-
-    sp = make_split(dataset, protocol, seed=seed, test_size=test_size, valid_size=valid_size, k=k, group=group)
-    notes = []
-    if isinstance(sp, list):
-        notes.append(f"{len(sp)} folds: every track is tested exactly once; the table shows fold 1.")
-        sp = sp[0]
-    if not sp.test:
-        notes.append("The test side is empty: the run will be evaluated on its validation tracks "
-                     "(which also steer early stopping, so the figures are mildly optimistic).")
-    unlisted = (sp.details or {}).get("unlisted")
-    if unlisted:
-        notes.append(f"{unlisted} track(s) of the dataset are in none of the lists (GTZAN's faulty excerpts) "
-                     "and are left out.")
-    return sp.counts(dataset), notes
 
 
 # --------------------------------------------------------------------------- submitting and listing
@@ -320,7 +208,7 @@ def split_preview(dataset, protocol: str = DEFAULTS.split, *, seed: int = DEFAUL
 def submit_job(cfg: Mapping[str, Any]) -> str:
     """Queue a training job and make sure a worker runs; returns the job id.
 
-    The job runs in a detached process (``python -m genre_core.jobs run
+    The job runs in a detached process (``python -m genre_core jobs run
     JOB_DIR``) once every job submitted before it has ended.
 
     Raises
@@ -586,7 +474,7 @@ def _spawn(folder: Path) -> int:
     log = open(folder / LOG_FILE, "ab")
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "genre_core.jobs", "run", str(folder)],
+            [sys.executable, "-m", "genre_core", "jobs", "run", str(folder)],
             cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )
@@ -754,25 +642,3 @@ def run_job(folder: str | os.PathLike) -> dict:
         _schedule_locked()
     return status
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m genre_core.jobs run JOB_DIR`` | ``list`` | ``cancel JOB_ID``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) == 2 and argv[0] == "run":
-        st = run_job(argv[1])
-        print(f"job {Path(argv[1]).name}: {st.get('state')}"
-              + (f" ({st.get('error')})" if st.get("error") else ""), flush=True)
-        return 0 if st.get("state") == "complete" else 1
-    if argv == ["list"]:
-        for st in list_jobs():
-            print(f"{st['job_id']}\t{st['state']}\t{st.get('stage')}\t{st.get('run_id') or ''}")
-        return 0
-    if len(argv) == 2 and argv[0] == "cancel":
-        print(cancel_job(argv[1])["state"])
-        return 0
-    print("usage: python -m genre_core.jobs run JOB_DIR | list | cancel JOB_ID", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,13 @@
-"""A training plan: :class:`TrainConfig`, the one place every training default lives.
+"""A training plan: :class:`TrainConfig` (the one place every training default lives) and pre-flight checks.
 
 The CLI's options, the Train page's controls, the job queue, sweeps and
 :func:`genre_core.training.train` all take their defaults from
 :data:`DEFAULTS` (a ``TrainConfig()``), and a plan coming from outside (a job
 file, a form) is checked once, by :meth:`TrainConfig.from_mapping`.
+
+Pre-flight checks answer, before any audio is decoded, what a dataset allows:
+:func:`backend_options` (which backends can train on it), :func:`split_options`
+(which protocols) and :func:`split_preview` (tracks per genre on each side).
 
 Examples
 --------
@@ -25,7 +29,8 @@ from typing import Any, Mapping
 
 from .errors import GenreLabError, RunExistsError
 
-__all__ = ["DEFAULTS", "GROUPS", "SPLIT_PROTOCOLS", "TrainConfig", "TrainConfigError"]
+__all__ = ["DEFAULTS", "GROUPS", "SPLIT_CHOICES", "SPLIT_PROTOCOLS", "TrainConfig", "TrainConfigError",
+           "backend_options", "split_options", "split_preview"]
 
 #: Split protocols :func:`genre_core.training.make_split` knows.
 SPLIT_PROTOCOLS = ("track", "artist", "ff", "gtzan_filtered", "kfold")
@@ -199,5 +204,118 @@ def _checked_name(name: str, overwrite: bool, check_free: bool) -> str:
     return name
 
 
+
 #: The defaults of every training setting.
 DEFAULTS = TrainConfig()
+
+
+# --------------------------------------------------------------------------- pre-flight checks
+
+
+#: Split protocols offered by :func:`split_options`, with the words shown to people.
+SPLIT_CHOICES = {
+    "track": "Track-level stratified train / valid / test",
+    "artist": "Artist-level (no artist on two sides)",
+    "kfold": "k-fold cross-validation (by track or artist)",
+    "ff": "GTZAN fault-filtered partition",
+}
+
+
+def backend_options(dataset) -> list[dict]:
+    """Which registered backends can train on ``dataset``, and on what input.
+
+    A feature table has no audio: only backends consuming feature vectors whose
+    feature set's columns are all in the table qualify (e.g. ``gtzan57`` on
+    ``features_30_sec.csv``).
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "description", "ok", "input" (one line), "reason" (why not)}``
+        for every backend in registration order.
+    """
+    from .backends import get_backend, list_backends
+    from .training import resolve_input_spec
+
+    out = []
+    for name in list_backends():
+        cls = get_backend(name)
+        row = {"name": name, "description": getattr(cls, "description", ""), "ok": True, "input": None,
+               "reason": None}
+        try:
+            spec = resolve_input_spec(cls, None, dataset)
+            if dataset.kind == "table":
+                from .features import get_feature_set
+
+                cols = get_feature_set(spec.feature_set, **spec.params).columns
+                missing = [c for c in cols if c not in dataset.table.columns]
+                if missing:
+                    raise GenreLabError(
+                        f"The {name} model uses {spec.feature_set} features; the table lacks {len(missing)} of "
+                        f"their columns (e.g. {missing[0]}).")
+            row["input"] = spec.describe()
+        except GenreLabError as err:
+            row.update({"ok": False, "reason": str(err)})
+        out.append(row)
+    return out
+
+
+def split_options(dataset) -> list[dict]:
+    """Split protocols for ``dataset``: ``{"protocol", "label", "ok", "reason"}``.
+
+    ``artist`` needs artist names (``artists.csv``); ``ff`` needs GTZAN track
+    names that appear in the fault-filtered lists (see
+    :func:`~genre_core.splits.gtzan_filtered_split`).
+    """
+    from .splits import gtzan_filtered_split
+
+    out = []
+    for proto, label in SPLIT_CHOICES.items():
+        ok, reason = True, None
+        if proto == "artist" and not any(t.artist for t in dataset.tracks):
+            ok, reason = False, "no artist names are known for this dataset (add an artists.csv)"
+        if proto == "ff":
+            try:
+                sp = gtzan_filtered_split(dataset)
+                if not sp.test:
+                    reason = (f"none of its test tracks is in this dataset: the run will be evaluated on the "
+                              f"{len(sp.valid)} validation tracks")
+            except GenreLabError as err:
+                ok, reason = False, str(err)
+        out.append({"protocol": proto, "label": label, "ok": ok, "reason": reason})
+    return out
+
+
+def split_preview(dataset, protocol: str = DEFAULTS.split, *, seed: int = DEFAULTS.seed,
+                  test_size: float = DEFAULTS.test_size, valid_size: float = DEFAULTS.valid_size,
+                  k: int = DEFAULTS.k, group: str = DEFAULTS.group):
+    """Tracks per genre on each side of the split a job would use (before any audio is decoded).
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        Genres x ``train, valid, test`` counts (for k-fold: the first fold,
+        where ``test`` is that fold) and notes.
+
+    Raises
+    ------
+    DatasetError
+        The split is impossible, e.g. a genre with too few tracks for the sides asked for.
+    """
+    from .training import make_split
+
+    sp = make_split(dataset, protocol, seed=seed, test_size=test_size, valid_size=valid_size, k=k, group=group)
+    notes = []
+    if isinstance(sp, list):
+        notes.append(f"{len(sp)} folds: every track is tested exactly once; the table shows fold 1.")
+        sp = sp[0]
+    if not sp.test:
+        notes.append("The test side is empty: the run will be evaluated on its validation tracks "
+                     "(which also steer early stopping, so the figures are mildly optimistic).")
+    unlisted = (sp.details or {}).get("unlisted")
+    if unlisted:
+        notes.append(f"{unlisted} track(s) of the dataset are in none of the lists (GTZAN's faulty excerpts) "
+                     "and are left out.")
+    return sp.counts(dataset), notes
+
+

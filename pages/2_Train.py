@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from genre_core import config, jobs
+from genre_core import config, jobs, plan
 from genre_core.backends import get_backend
 from genre_core.dataset import listing_stamp, open_dataset
 from genre_core.errors import GenreLabError, RunExistsError
@@ -49,18 +49,18 @@ def dataset_cached(spec: str, stamp: float):  # noqa: ARG001 - stamp invalidates
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def backend_options_cached(spec: str, stamp: float) -> list[dict]:
-    return jobs.backend_options(dataset_cached(spec, stamp))
+    return plan.backend_options(dataset_cached(spec, stamp))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def split_options_cached(spec: str, stamp: float) -> list[dict]:
-    return jobs.split_options(dataset_cached(spec, stamp))
+    return plan.split_options(dataset_cached(spec, stamp))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def split_preview_cached(spec: str, stamp: float, protocol: str, seed: int, test_size: float,
                          valid_size: float, k: int, group: str = "track"):
-    return jobs.split_preview(dataset_cached(spec, stamp), protocol, seed=seed, test_size=test_size, group=group,
+    return plan.split_preview(dataset_cached(spec, stamp), protocol, seed=seed, test_size=test_size, group=group,
                               valid_size=valid_size, k=k)
 
 
@@ -223,10 +223,10 @@ def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
     options = split_options_cached(spec, stamp)
     usable = [o for o in options if o["ok"]]
     protos = [o["protocol"] for o in usable]
-    proto = st.radio("Protocol", protos, format_func=jobs.SPLIT_CHOICES.get, key="train_split", horizontal=True)
+    proto = st.radio("Protocol", protos, format_func=plan.SPLIT_CHOICES.get, key="train_split", horizontal=True)
     for o in options:
         if not o["ok"]:
-            st.caption(f"{jobs.SPLIT_CHOICES[o['protocol']]} is not available: {o['reason'].rstrip('.')}.")
+            st.caption(f"{plan.SPLIT_CHOICES[o['protocol']]} is not available: {o['reason'].rstrip('.')}.")
         elif o["protocol"] == proto and o["reason"]:
             st.caption(f"Note: {o['reason']}.")
     d = DEFAULTS
