@@ -354,7 +354,7 @@ def _f(v, nd=3) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from .predict import evaluate_run
+    from .evaluate import evaluate_run
 
     progress = ProgressPrinter(args.quiet)
     report = evaluate_run(args.run, args.dataset if len(args.dataset) > 1 else args.dataset[0],

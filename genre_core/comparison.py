@@ -20,7 +20,7 @@ nothing is re-predicted.
   :func:`difference_matrix`, :func:`cell_tracks`, :func:`track_segments` --
   the confusion drill-down, down to a track's per-segment probabilities.
 * :func:`compare_pair` -- McNemar's test on track-level correctness
-  (:func:`genre_core.evaluation.mcnemar_tracks`) with a plain-words verdict.
+  (:func:`genre_core.metrics.mcnemar_tracks`) with a plain-words verdict.
 * :func:`find_track_audio` -- the audio file of a test track, when the
   dataset's folders (recorded in ``run.json``) are still there.
 
@@ -70,7 +70,7 @@ __all__ = [
     "track_segments",
 ]
 
-#: Log-loss clipping, as in :mod:`genre_core.evaluation`.
+#: Log-loss clipping, as in :mod:`genre_core.metrics`.
 _EPS = 1e-7
 
 
@@ -639,11 +639,11 @@ def mcnemar_verdict(res: Mapping[str, Any], name_a: str, name_b: str, *, alpha: 
 def compare_pair(a: RunData, b: RunData, *, alpha: float = 0.05) -> dict:
     """McNemar's test on track-level correctness of two runs, with a verdict and comparability flags.
 
-    Returns the :func:`~genre_core.evaluation.mcnemar_tracks` dict plus
+    Returns the :func:`~genre_core.metrics.mcnemar_tracks` dict plus
     ``verdict`` (plain words), ``comparable`` (same test tracks and same
     dataset) and ``warnings`` (sentences, e.g. "not directly comparable").
     """
-    from .evaluation import mcnemar_tracks
+    from .metrics import mcnemar_tracks
 
     res = mcnemar_tracks(a.correctness(), b.correctness())
     warnings = []

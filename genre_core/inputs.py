@@ -32,6 +32,8 @@ Example
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 import inspect
 import json
 from dataclasses import dataclass, field
@@ -54,6 +56,9 @@ __all__ = [
     "compute_track_input",
     "stack_inputs",
     "stack_windows",
+    "spread_windows",
+    "track_input",
+    "clear_input_memo",
 ]
 
 #: Dataset-level names that live in :mod:`genre_core.extraction` (importable from here too).
@@ -362,6 +367,111 @@ def compute_track_input(y: np.ndarray, sr: int, spec: InputSpec, *, track_id: st
             n_win = int(round((spec.window or 0) * sr))
             X = np.zeros((0, n_mels, 1 + n_win // hop), np.float32)
     return TrackInput(track_id, np.ascontiguousarray(X, dtype=np.float32), starts, ends)
+
+
+# --------------------------------------------------------------------- one file to predict (long-file policy)
+
+
+def spread_windows(n: int, max_windows: int | None) -> np.ndarray:
+    """Indices of at most ``max_windows`` of ``n`` windows, evenly spread from the first to the last.
+
+    ``max_windows`` of ``None`` or ``0`` keeps all ``n``.
+
+    Examples
+    --------
+    >>> spread_windows(10, 4).tolist()
+    [0, 3, 6, 9]
+    >>> spread_windows(3, 40).tolist()
+    [0, 1, 2]
+    """
+    if not max_windows or n <= max_windows:
+        return np.arange(n)
+    if max_windows == 1:
+        return np.array([(n - 1) // 2])
+    return np.round(np.linspace(0, n - 1, int(max_windows))).astype(int)
+
+
+
+def _features_of(windows: np.ndarray, sr: int, spec) -> np.ndarray:
+    """The model input of equal-length windows (what :func:`compute_track_input` computes)."""
+    if spec.kind == "features":
+        import json
+
+        fs = _feature_set_for(spec.feature_set, json.dumps(spec.params, sort_keys=True))
+        return fs.compute_batch(windows, sr)
+    from . import spectrogram
+
+    params = _logmel_params(spec.params)
+    batch = getattr(spectrogram, "log_melspectrogram_batch", None)
+    if batch is not None:
+        return batch(windows, sr, **params)
+    return np.stack([spectrogram.log_melspectrogram(w, sr, **params) for w in windows])
+
+
+
+#: Recently computed inputs, ``(audio digest, spec, max_windows) -> (TrackInput, n)``: runs asked one at a
+#: time (the Predict page caches each run's prediction on its own) still compute a shared input once.
+_INPUT_MEMO: "OrderedDict[tuple, tuple]" = OrderedDict()
+
+
+
+_INPUT_MEMO_SIZE = 16
+
+
+
+_INPUT_MEMO_LOCK = threading.Lock()
+
+
+
+def track_input(audio, spec, *, max_windows: int | None = None):
+    """One file's input for one spec under the long-file policy: ``(TrackInput, n_windows_total)``.
+
+    With at most ``max_windows`` windows (or no limit), this is exactly
+    :func:`compute_track_input`. Above it, only
+    :func:`spread_windows` of them are computed: every row equals the
+    corresponding row of the full computation (each window's input depends on
+    that window only). The last few results are remembered (keyed by the
+    audio's content), so several runs sharing an input compute it once even
+    when they are asked one after another. The arrays returned are shared:
+    treat them as read-only.
+    """
+    y = np.ascontiguousarray(audio.y, dtype=np.float32)
+    key = (hashlib.sha1(y.view(np.uint8)).hexdigest(), int(audio.sr), spec.key(), max_windows or 0, audio.name)
+    with _INPUT_MEMO_LOCK:
+        hit = _INPUT_MEMO.get(key)
+        if hit is not None:
+            _INPUT_MEMO.move_to_end(key)
+            return hit
+    out = _track_input(audio, spec, max_windows=max_windows)
+    with _INPUT_MEMO_LOCK:
+        _INPUT_MEMO[key] = out
+        while len(_INPUT_MEMO) > _INPUT_MEMO_SIZE:
+            _INPUT_MEMO.popitem(last=False)
+    return out
+
+
+
+def clear_input_memo() -> None:
+    """Forget the remembered inputs of :func:`track_input` (benchmarks measure new audio)."""
+    with _INPUT_MEMO_LOCK:
+        _INPUT_MEMO.clear()
+
+
+
+def _track_input(audio, spec, *, max_windows: int | None = None):
+    y = np.asarray(audio.y, dtype=np.float32)
+    sr = int(audio.sr)
+    if sr != spec.sr or spec.window is None or not max_windows:
+        ti = compute_track_input(y, sr, spec, track_id=audio.name)
+        return ti, len(ti.X)
+    windows, starts, ends = _windows(y, sr, spec)
+    n = int(windows.shape[0])
+    if n <= max_windows:
+        ti = compute_track_input(y, sr, spec, track_id=audio.name)
+        return ti, len(ti.X)
+    idx = spread_windows(n, max_windows)
+    X = _features_of(np.ascontiguousarray(windows[idx]), sr, spec)
+    return TrackInput(audio.name, np.ascontiguousarray(X, dtype=np.float32), starts[idx], ends[idx]), n
 
 
 # --------------------------------------------------------------------- many tracks at once

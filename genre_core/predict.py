@@ -1,4 +1,4 @@
-"""Point trained runs at music: one file (:func:`predict_file`) or a labelled dataset (:func:`evaluate_run`).
+"""Point trained runs at music: one file (:func:`predict_file`), or several (:func:`predict_many`).
 
 Every run knows its input (:class:`~genre_core.inputs.InputSpec`): the audio is
 decoded **once per distinct sample rate** and its windows/features **once per
@@ -20,8 +20,9 @@ predicts.
 
 Long files: each run analyses at most :data:`MAX_WINDOWS` (40) of its windows,
 spread evenly from the start to the end of the (at most ``max_duration``
-seconds) analysed audio (:func:`spread_windows`); ``max_windows=None`` analyses
-all. A prediction records ``n_windows_total`` next to ``n_segments``.
+seconds) analysed audio (:func:`genre_core.inputs.spread_windows`);
+``max_windows=None`` analyses all. Evaluating a run on a labelled dataset is
+:func:`genre_core.evaluate.evaluate_run`. A prediction records ``n_windows_total`` next to ``n_segments``.
 
 Loading runs is the expensive part (TensorFlow, torch); callers that predict
 repeatedly (the app) keep the loaded runs from
@@ -38,11 +39,9 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 import time
-from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,19 +50,14 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import config
-from .errors import AudioError, DatasetError, GenreLabError, RunError
-from .evaluation import (
-    evaluate_predictions,
-    evaluate_track_probabilities,
-    prediction_tables,
-)
-from .inputs import stack_windows
+from .errors import AudioError, GenreLabError, RunError
+from .inputs import track_input
 from .progress import ProgressFn
 from .runs import Run, load_run, load_runs
-from .voting import align_labels, combine_predictions, vote_track_probabilities
+from .voting import combine_predictions
 
-__all__ = ["MAX_WINDOWS", "TrackPrediction", "iter_predictions", "open_runs", "predict_many", "predict_file", "predict_audio",
-           "evaluate_run", "run_cost", "spread_windows", "track_input"]
+__all__ = ["MAX_WINDOWS", "TrackPrediction", "iter_predictions", "open_runs", "predict_many", "predict_file",
+           "predict_audio", "run_cost"]
 
 
 @dataclass
@@ -283,101 +277,6 @@ def run_cost(run) -> float:
     return total
 
 
-def spread_windows(n: int, max_windows: int | None) -> np.ndarray:
-    """Indices of at most ``max_windows`` of ``n`` windows, evenly spread from the first to the last.
-
-    ``max_windows`` of ``None`` or ``0`` keeps all ``n``.
-
-    Examples
-    --------
-    >>> spread_windows(10, 4).tolist()
-    [0, 3, 6, 9]
-    >>> spread_windows(3, 40).tolist()
-    [0, 1, 2]
-    """
-    if not max_windows or n <= max_windows:
-        return np.arange(n)
-    if max_windows == 1:
-        return np.array([(n - 1) // 2])
-    return np.round(np.linspace(0, n - 1, int(max_windows))).astype(int)
-
-
-def _features_of(windows: np.ndarray, sr: int, spec) -> np.ndarray:
-    """The model input of equal-length windows (what :func:`genre_core.inputs.compute_track_input` computes)."""
-    from .inputs import _feature_set_for, _logmel_params
-
-    if spec.kind == "features":
-        import json
-
-        fs = _feature_set_for(spec.feature_set, json.dumps(spec.params, sort_keys=True))
-        return fs.compute_batch(windows, sr)
-    from . import spectrogram
-
-    params = _logmel_params(spec.params)
-    batch = getattr(spectrogram, "log_melspectrogram_batch", None)
-    if batch is not None:
-        return batch(windows, sr, **params)
-    return np.stack([spectrogram.log_melspectrogram(w, sr, **params) for w in windows])
-
-
-#: Recently computed inputs, ``(audio digest, spec, max_windows) -> (TrackInput, n)``: runs asked one at a
-#: time (the Predict page caches each run's prediction on its own) still compute a shared input once.
-_INPUT_MEMO: "OrderedDict[tuple, tuple]" = OrderedDict()
-_INPUT_MEMO_SIZE = 16
-_INPUT_MEMO_LOCK = threading.Lock()
-
-
-def track_input(audio, spec, *, max_windows: int | None = None):
-    """One file's input for one spec under the long-file policy: ``(TrackInput, n_windows_total)``.
-
-    With at most ``max_windows`` windows (or no limit), this is exactly
-    :func:`~genre_core.inputs.compute_track_input`. Above it, only
-    :func:`spread_windows` of them are computed: every row equals the
-    corresponding row of the full computation (each window's input depends on
-    that window only). The last few results are remembered (keyed by the
-    audio's content), so several runs sharing an input compute it once even
-    when they are asked one after another. The arrays returned are shared:
-    treat them as read-only.
-    """
-    y = np.ascontiguousarray(audio.y, dtype=np.float32)
-    key = (hashlib.sha1(y.view(np.uint8)).hexdigest(), int(audio.sr), spec.key(), max_windows or 0, audio.name)
-    with _INPUT_MEMO_LOCK:
-        hit = _INPUT_MEMO.get(key)
-        if hit is not None:
-            _INPUT_MEMO.move_to_end(key)
-            return hit
-    out = _track_input(audio, spec, max_windows=max_windows)
-    with _INPUT_MEMO_LOCK:
-        _INPUT_MEMO[key] = out
-        while len(_INPUT_MEMO) > _INPUT_MEMO_SIZE:
-            _INPUT_MEMO.popitem(last=False)
-    return out
-
-
-def clear_input_memo() -> None:
-    """Forget the remembered inputs of :func:`track_input` (benchmarks measure new audio)."""
-    with _INPUT_MEMO_LOCK:
-        _INPUT_MEMO.clear()
-
-
-def _track_input(audio, spec, *, max_windows: int | None = None):
-    from .inputs import TrackInput, _windows, compute_track_input
-
-    y = np.asarray(audio.y, dtype=np.float32)
-    sr = int(audio.sr)
-    if sr != spec.sr or spec.window is None or not max_windows:
-        ti = compute_track_input(y, sr, spec, track_id=audio.name)
-        return ti, len(ti.X)
-    windows, starts, ends = _windows(y, sr, spec)
-    n = int(windows.shape[0])
-    if n <= max_windows:
-        ti = compute_track_input(y, sr, spec, track_id=audio.name)
-        return ti, len(ti.X)
-    idx = spread_windows(n, max_windows)
-    X = _features_of(np.ascontiguousarray(windows[idx]), sr, spec)
-    return TrackInput(audio.name, np.ascontiguousarray(X, dtype=np.float32), starts[idx], ends[idx]), n
-
-
 # --------------------------------------------------------------------------- one file, streamed
 
 
@@ -468,7 +367,7 @@ def iter_predictions(
     max_windows : int or None
         Long-file policy (default :data:`MAX_WINDOWS`): a run whose windows
         exceed it analyses that many, spread evenly over the whole track
-        (:func:`spread_windows`); ``None`` or 0 analyses all.
+        (:func:`~genre_core.inputs.spread_windows`); ``None`` or 0 analyses all.
     parallel : bool
         Compute inputs and load models in worker threads (default) or all in this thread.
     progress : callable, optional
@@ -738,143 +637,3 @@ def predict_file(
 # --------------------------------------------------------------------------- a labelled dataset
 
 
-def evaluate_run(
-    run,
-    dataset,
-    *,
-    n_jobs: int = -1,
-    use_cache: bool = True,
-    progress: ProgressFn | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> dict:
-    """Evaluate a saved run on a labelled dataset where **every** track is test data.
-
-    Parameters
-    ----------
-    run : Run or run reference
-    dataset : anything :func:`~genre_core.dataset.open_dataset` accepts, or a Dataset
-        Its genres must be among the run's labels (a subset is fine).
-
-    Returns
-    -------
-    dict
-        The :func:`~genre_core.evaluation.evaluate_predictions` report plus
-        ``run``, ``dataset`` (name, fingerprint), ``evaluated_on: "dataset"``,
-        ``failures`` (tracks that could not be analysed), ``timings`` and
-        ``tracks``: per-track predictions (``track_id, true, predicted,
-        correct, confidence, probabilities``). If the dataset overlaps the
-        run's own training tracks (same ids), ``overlap_with_training`` counts
-        them and ``notes`` warns: the figures are then optimistic.
-
-    Raises
-    ------
-    DatasetError
-        The dataset has genres the run does not know (label-set mismatch), or no usable track.
-    """
-    from .dataset import open_dataset
-    from .extraction import compute_dataset_inputs, table_inputs
-
-    (run,) = _as_runs([run])
-    ds = open_dataset(dataset, n_jobs=n_jobs, progress=progress) if not hasattr(dataset, "tracks") else dataset
-    labels = run.labels
-    unknown = sorted(set(ds.labels) - set(labels))
-    if unknown:
-        raise DatasetError(
-            f"Label-set mismatch: dataset {ds.name!r} has genre(s) {', '.join(unknown)} that run {run.id} "
-            f"does not know (it predicts {', '.join(labels)})."
-        )
-    if not ds.tracks:
-        raise DatasetError(f"Dataset {ds.name!r} has no usable tracks.")
-    label_of = {t.track_id: t.label for t in ds.tracks}
-    leaves = _leaves([run])
-    t_feat = t_inf = 0.0
-    failures: list = []
-    track_proba: dict[str, dict[str, np.ndarray]] = {}
-    seg_data: dict[str, tuple] = {}
-    cache_inputs: dict[str, tuple] = {}
-    for rid, leaf in leaves.items():
-        model = leaf.load_model()
-        spec = model.input_spec
-        key = spec.key()
-        if key not in cache_inputs:
-            t0 = time.perf_counter()
-            if ds.kind == "table":
-                if spec.kind != "features":
-                    raise DatasetError(f"Run {rid} needs audio ({spec.kind} inputs); feature table {ds.name!r} has none.")
-                inputs, bad = table_inputs(ds, spec), []
-            else:
-                inputs, bad = compute_dataset_inputs(ds.tracks, spec, n_jobs=n_jobs, use_cache=use_cache,
-                                                     progress=progress, should_stop=should_stop)
-            cache_inputs[key] = (inputs, bad)
-            t_feat += time.perf_counter() - t0
-        inputs, bad = cache_inputs[key]
-        failures.extend(b for b in bad if tuple(b) not in {tuple(f) for f in failures})
-        ids = [t.track_id for t in ds.tracks if t.track_id in inputs and len(inputs[t.track_id].X)]
-        if not ids:
-            raise DatasetError(f"No track of dataset {ds.name!r} could be analysed for run {rid}.")
-        stacked = stack_windows(inputs, ids)
-        X, groups, starts, ends = stacked["X"], stacked["groups"], stacked["starts"], stacked["ends"]
-        if progress is not None:
-            progress({"stage": "evaluating", "done": 0, "total": 1, "run": rid})
-        t0 = time.perf_counter()
-        proba = align_labels(np.asarray(model.predict_proba(X), dtype=np.float64), [str(c) for c in model.classes_], labels)
-        t_inf += time.perf_counter() - t0
-        seg_data[rid] = (proba, groups, starts, ends)
-        from .evaluation import aggregate_tracks
-
-        tids, mean, _, _ = aggregate_tracks(proba, groups)
-        track_proba[rid] = dict(zip(tids, mean))
-
-    notes: list[str] = []
-    if run.is_voting:
-        common, mix = vote_track_probabilities(run, track_proba, labels)
-        report = evaluate_track_probabilities(mix, [label_of[t] for t in common], labels)
-        lab = np.asarray(labels, dtype=object)
-        tracks = [
-            {"track_id": t, "true": label_of[t], "predicted": str(lab[row.argmax()]),
-             "correct": label_of[t] == str(lab[row.argmax()]), "confidence": float(row.max()),
-             "probabilities": {l_: float(v) for l_, v in zip(labels, row)}}
-            for t, row in zip(common, mix)
-        ]
-    else:
-        proba, groups, starts, ends = seg_data[run.id]
-        truth = {t: label_of[t] for t in set(groups.tolist())}
-        report = evaluate_predictions(proba, groups, truth, labels)
-        tdf, _ = prediction_tables(proba, groups, truth, labels, starts=starts, ends=ends)
-        tracks = [
-            {"track_id": r["track_id"], "true": r["true"], "predicted": r["predicted"], "correct": bool(r["correct"]),
-             "confidence": float(r["confidence"]), "vote": r["vote"], "n_segments": int(r["n_segments"]),
-             "probabilities": {lab: float(r[f"p_{lab}"]) for lab in labels}}
-            for r in tdf.to_dict("records")
-        ]
-    trained_on = set()
-    for leaf in leaves.values():
-        sp = leaf.info.get("split") or {}
-        trained_on |= set(sp.get("train") or []) | set(sp.get("valid") or [])
-        for f in sp.get("folds") or []:
-            trained_on |= set(f.get("train") or []) | set(f.get("valid") or [])
-            if sp.get("refit"):  # the refit model was trained on every fold's tracks
-                trained_on |= set(f.get("test") or [])
-    overlap = len(trained_on & set(label_of))
-    clean = [t for t in tracks if t["track_id"] not in trained_on]
-    if overlap:
-        notes.append(f"{overlap} track(s) of this dataset have the same ids as tracks the run was trained or "
-                     f"validated on; if they are the same recordings, these figures are optimistic.")
-    if failures:
-        notes.append(f"{len(failures)} track(s) could not be analysed and are not counted.")
-    n_eval = report.get("n_tracks") or 0
-    report.update({
-        "run": run.id,
-        "dataset": {"name": ds.name, "kind": ds.kind, "fingerprint": ds.fingerprint, "n_tracks": len(ds.tracks)},
-        "evaluated_on": "dataset",
-        "overlap_with_training": overlap,
-        # the honest figure beside the optimistic one: only tracks the run never trained or validated on
-        "non_overlapping": {"n_tracks": len(clean),
-                            "track_accuracy": (sum(t["correct"] for t in clean) / len(clean)) if clean else None},
-        "failures": [list(f) for f in failures],
-        "timings": {"extraction_s": round(t_feat, 3), "inference_s": round(t_inf, 4),
-                    "inference_s_per_track": round(t_inf / n_eval, 6) if n_eval else None},
-        "notes": notes,
-        "tracks": tracks,
-    })
-    return report

@@ -75,7 +75,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import DatasetError, GenreLabError
-from .evaluation import (
+from .metrics import (
     evaluate_predictions,
     prediction_tables,
 )

@@ -27,7 +27,7 @@ import numpy as np
 
 from .backends.fitting import normalise_rows
 from .errors import RunError
-from .evaluation import evaluate_track_probabilities
+from .metrics import evaluate_track_probabilities
 from .progress import ProgressFn, Reporter
 from .runs import (
     RUN_FILE,

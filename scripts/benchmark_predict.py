@@ -124,7 +124,7 @@ def _child(mode: str, path: str, repeat: int) -> None:
             def call():
                 return {r.id: _naive_predict(r, path).tolist() for r in runs}
         else:
-            from genre_core.predict import clear_input_memo
+            from genre_core.inputs import clear_input_memo
 
             def call():
                 clear_input_memo()  # every timed call computes its inputs afresh (as for new audio)

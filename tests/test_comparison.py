@@ -8,7 +8,7 @@ import pytest
 
 from genre_core import comparison as cmp
 from genre_core.errors import RunError
-from genre_core.evaluation import evaluate_predictions, prediction_tables
+from genre_core.metrics import evaluate_predictions, prediction_tables
 
 LABELS = ["a", "b", "c"]
 

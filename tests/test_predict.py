@@ -6,7 +6,8 @@ import pytest
 
 from genre_core import config
 from genre_core.errors import AudioError, DatasetError
-from genre_core.predict import evaluate_run, predict_file
+from genre_core.evaluate import evaluate_run
+from genre_core.predict import predict_file
 from genre_core.runs import load_run, load_runs
 from genre_core.training import train, train_voting
 

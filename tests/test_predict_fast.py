@@ -102,7 +102,8 @@ def test_input_specs_are_known_without_loading_models(shipped):
 
 
 def test_long_file_policy_picks_windows_and_keeps_their_values(shipped):
-    from genre_core.predict import predict_audio, spread_windows
+    from genre_core.inputs import spread_windows
+    from genre_core.predict import predict_audio
 
     audio = _audio(24.0, seed=11)
     cap = 5
@@ -126,7 +127,6 @@ def test_long_file_policy_picks_windows_and_keeps_their_values(shipped):
 def test_runs_asked_one_at_a_time_share_their_input(monkeypatch):
     """The Predict page asks each run on its own: a shared input is still computed once."""
     import genre_core.inputs as inputs_mod
-    from genre_core import predict
     from genre_core.audio import Audio
     from genre_core.inputs import InputSpec
 
@@ -138,15 +138,15 @@ def test_runs_asked_one_at_a_time_share_their_input(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(inputs_mod, "compute_track_input", counting)
-    predict.clear_input_memo()
+    inputs_mod.clear_input_memo()
     t = np.arange(22050 * 4) / 22050
     y = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
     audio = Audio(y=y, sr=22050, name="a.wav", duration=4.0, source_duration=4.0, source_sr=22050, channels=1,
                   clipped_to_max=False, format="WAV")
     spec = InputSpec("features", "mfcc_stats", window=3.0)
-    first, n1 = predict.track_input(audio, spec)
-    second, n2 = predict.track_input(audio, spec)
+    first, n1 = inputs_mod.track_input(audio, spec)
+    second, n2 = inputs_mod.track_input(audio, spec)
     assert len(calls) == 1 and second is first and n1 == n2
     other = Audio(**{**audio.__dict__, "y": (y * 0.5).astype(np.float32)})
-    predict.track_input(other, spec)
+    inputs_mod.track_input(other, spec)
     assert len(calls) == 2  # different audio: computed

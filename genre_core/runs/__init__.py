@@ -21,7 +21,7 @@ for a folder outside the registry).
 ``labels``, ``dataset`` (name, roots as given, kind, fingerprint), ``split``
 (protocol, seed, track ids per side), ``seed``, ``versions`` (numpy, torch,
 tensorflow, keras, xgboost, librosa, sklearn, genre_core), ``metrics`` (see
-:func:`genre_core.evaluation.evaluate_predictions`), ``timings``
+:func:`genre_core.metrics.evaluate_predictions`), ``timings``
 (``extraction_s``, ``training_s``, ``inference_s_per_track``), ``size_bytes``
 and ``model_size_bytes``, ``status``, ``error``, ``created`` / ``finished``
 (ISO 8601, UTC) and ``files``: the SHA-256 of every other file in the folder.

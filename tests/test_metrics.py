@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 
 from genre_core.errors import DatasetError
-from genre_core.evaluation import (
+from genre_core.metrics import (
     aggregate_tracks,
     evaluate_predictions,
     evaluate_track_probabilities,
