@@ -407,3 +407,16 @@ def test_predicting_with_a_cnn_run_does_not_import_tensorflow(shipped_env):
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_linked_weights_fall_back(folder):
+    """A weight that is a link (to elsewhere in the file or to another file) is not followed here."""
+    import h5py
+
+    def soft_link(f):
+        del f["layers/dense/vars/1"]
+        f["layers/dense/vars/1"] = h5py.SoftLink("/layers/dense_1/vars/1")
+
+    _rewrite_weights(folder / "model.keras", soft_link)
+    with pytest.raises(UnsupportedNetwork, match="links"):
+        load_torch_network(folder / "model.keras")

@@ -118,7 +118,9 @@ class TorchNetwork:
         self._last_use = _last_uses(ops)
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Outputs for a batch ``x`` of shape ``(n, *input_shape[1:])`` (float32)."""
+        """Outputs for a batch ``x`` of shape ``(n, *input_shape[1:])`` (float32); inference only."""
+        if training:
+            raise ValueError("a TorchNetwork only predicts (training=False)")
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.shape[1:] != self.input_shape[1:]:
             raise ValueError(f"expected input of shape {self.input_shape}, got {x.shape}")
@@ -329,7 +331,7 @@ def _read_weights(weights_h5: bytes, layers: list[_Layer]) -> dict[str, list[np.
 
     out: dict[str, list[np.ndarray]] = {}
     with h5py.File(io.BytesIO(weights_h5), "r") as f:
-        root = f["layers"]
+        root = _hard(h5py, f, "layers")
         paths = _weight_paths(layers)
         if set(root.keys()) != set(paths):
             raise UnsupportedNetwork("the weights file's layers do not match the config")
@@ -339,14 +341,21 @@ def _read_weights(weights_h5: bytes, layers: list[_Layer]) -> dict[str, list[np.
         if set(f.keys()) - {"layers", "vars", "optimizer"}:
             raise UnsupportedNetwork("the weights file holds unknown groups")
         for layer, key in zip(layers, paths):
-            out[layer.name] = _layer_arrays(h5py, root[key], layer.name)
+            out[layer.name] = _layer_arrays(h5py, _hard(h5py, root, key), layer.name)
     return out
+
+
+def _hard(h5py, group, name: str):
+    """``group[name]``, refused unless it is stored in this file (no soft or external link)."""
+    if not isinstance(group.get(name, getlink=True), h5py.HardLink):
+        raise UnsupportedNetwork(f"the weights file links {name!r} elsewhere")
+    return group[name]
 
 
 def _layer_arrays(h5py, group, layer_name: str) -> list[np.ndarray]:
     if not isinstance(group, h5py.Group) or set(group.keys()) != {"vars"}:
         raise UnsupportedNetwork(f"weights of layer {layer_name!r} are not a plain variable group")
-    vars_ = group["vars"]
+    vars_ = _hard(h5py, group, "vars")
     stored = vars_.attrs.get("name")
     stored = stored.decode() if isinstance(stored, bytes) else stored
     if stored != layer_name:
@@ -356,8 +365,9 @@ def _layer_arrays(h5py, group, layer_name: str) -> list[np.ndarray]:
         raise UnsupportedNetwork(f"weights of layer {layer_name!r} are not numbered 0..n-1")
     arrays = []
     for i in range(len(keys)):
-        ds = vars_[str(i)]
-        if not isinstance(ds, h5py.Dataset) or ds.dtype != np.float32 or len(ds.attrs):
+        ds = _hard(h5py, vars_, str(i))
+        if (not isinstance(ds, h5py.Dataset) or ds.dtype != np.float32 or len(ds.attrs) or ds.external
+                or ds.is_virtual):
             raise UnsupportedNetwork(f"weight {i} of layer {layer_name!r} is not a plain float32 array")
         arrays.append(np.asarray(ds[()], dtype=np.float32))
     return arrays
