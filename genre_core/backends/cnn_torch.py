@@ -55,13 +55,13 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ..errors import RunError
 from .base import n_threads, require_finite
 
 _CONFIG_MEMBER = "config.json"
@@ -202,7 +202,7 @@ def load_torch_network(path) -> TorchNetwork:
         arrays = _read_weights(weights_h5, layers)
     except UnsupportedNetwork:
         raise
-    except Exception as err:  # any malformed piece: let Keras judge (and word) it
+    except Exception as err:  # noqa: BLE001 - any malformed piece: Keras judges (and words) it
         raise UnsupportedNetwork(f"unreadable ({type(err).__name__}: {str(err)[:200]})") from None
     require_finite(((f"{name}/{i}", a) for name, layer_arrays in arrays.items()
                     for i, a in enumerate(layer_arrays)), path)
@@ -210,7 +210,7 @@ def load_torch_network(path) -> TorchNetwork:
         return _build(layers, arrays, input_name, output_name, raw)
     except UnsupportedNetwork:
         raise
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - as above
         raise UnsupportedNetwork(f"cannot build the graph ({type(err).__name__}: {str(err)[:200]})") from None
 
 
