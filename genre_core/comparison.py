@@ -46,6 +46,7 @@ import pandas as pd
 
 from . import config
 from .errors import RunError
+from .metrics import balanced_accuracy_macro_f1, normalise_rows
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -295,23 +296,6 @@ def _track_arrays(data: RunData):
     return y, pred, vote, ll, seg_correct, seg_n
 
 
-def _cm_stats(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Balanced accuracy and macro F1 for a stack of confusion matrices ``(B, K, K)`` (evaluation's conventions)."""
-    tp = np.diagonal(cm, axis1=1, axis2=2).astype(np.float64)
-    support = cm.sum(axis=2).astype(np.float64)
-    predicted = cm.sum(axis=1).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = np.where(support > 0, tp / np.maximum(support, 1), 0.0)
-        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
-        denom = precision + recall
-        f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
-    present = support > 0
-    seen = present | (predicted > 0)
-    bal = np.where(present.any(axis=1), (recall * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1), np.nan)
-    mf1 = np.where(seen.any(axis=1), (f1 * seen).sum(axis=1) / np.maximum(seen.sum(axis=1), 1), np.nan)
-    return bal, mf1
-
-
 def bootstrap_cis(data: RunData, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, tuple]:
     """95 % intervals of a run's metrics.
 
@@ -355,7 +339,7 @@ def bootstrap_cis(data: RunData, *, n_boot: int = 1000, seed: int = 0, level: fl
     onehot = np.zeros((n, k * k))
     onehot[np.arange(n), y * k + pred] = 1.0
     cms = (W @ onehot).reshape(n_boot, k, k)
-    bal, mf1 = _cm_stats(cms)
+    bal, mf1 = balanced_accuracy_macro_f1(cms)
     out["balanced_accuracy"] = interval(bal)
     out["macro_f1"] = interval(mf1)
     if ll is not None:
@@ -505,19 +489,6 @@ def confusion_counts(data: RunData, level: str = "track") -> tuple[list[str], np
     if level == "segment" and (data.segments is None or not len(data.segments)):
         raise RunError(f"Run {data.id} has no segment-level predictions (a voting run combines tracks only).")
     return labels, _cm_from_tables(data, level)
-
-
-def normalise_rows(cm: np.ndarray) -> np.ndarray:
-    """Each row divided by its sum (recall per true genre); empty rows stay 0.
-
-    Example
-    -------
-    >>> normalise_rows(np.array([[3, 1], [0, 0]])).tolist()
-    [[0.75, 0.25], [0.0, 0.0]]
-    """
-    cm = np.asarray(cm, dtype=np.float64)
-    sums = cm.sum(axis=1, keepdims=True)
-    return np.divide(cm, sums, out=np.zeros_like(cm), where=sums > 0)
 
 
 def difference_matrix(a: RunData, b: RunData, *, level: str = "track",

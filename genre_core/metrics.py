@@ -123,6 +123,59 @@ def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: in
     return cm
 
 
+def normalise_rows(m: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum (float64; tiny negatives clipped to 0; an all-zero row stays 0).
+
+    Turns scores into probabilities that sum exactly to 1, and a confusion matrix
+    into recall per true genre.
+
+    Examples
+    --------
+    >>> normalise_rows(np.array([[3, 1], [0, 0]])).tolist()
+    [[0.75, 0.25], [0.0, 0.0]]
+    """
+    m = np.clip(np.asarray(m, dtype=np.float64), 0.0, None)
+    sums = m.sum(axis=-1, keepdims=True)
+    return np.divide(m, sums, out=np.zeros_like(m), where=sums > 0)
+
+
+def class_rates(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall, F1, support and predicted counts of one confusion matrix ``(K, K)``
+    or a stack of them ``(..., K, K)`` (rows: true class); a zero denominator gives 0."""
+    cm = np.asarray(cm)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1).astype(np.float64)
+    support = cm.sum(axis=-1).astype(np.float64)
+    predicted = cm.sum(axis=-2).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
+        recall = np.where(support > 0, tp / np.maximum(support, 1), 0.0)
+        denom = precision + recall
+        f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
+    return precision, recall, f1, support, predicted
+
+
+def balanced_accuracy_macro_f1(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced accuracy and macro F1 of one confusion matrix or a stack ``(..., K, K)`` (NaN where undefined).
+
+    Conventions as in :func:`classification_metrics`. Vectorised, so bootstrap
+    resamples are scored in one call.
+
+    Examples
+    --------
+    >>> bal, mf1 = balanced_accuracy_macro_f1(np.array([[2, 0], [1, 1]]))
+    >>> round(float(bal), 3), round(float(mf1), 3)
+    (0.75, 0.733)
+    """
+    _, recall, f1, support, predicted = class_rates(cm)
+    present = support > 0
+    seen = present | (predicted > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bal = np.where(present.any(axis=-1), (recall * present).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1),
+                       np.nan)
+        mf1 = np.where(seen.any(axis=-1), (f1 * seen).sum(axis=-1) / np.maximum(seen.sum(axis=-1), 1), np.nan)
+    return bal, mf1
+
+
 def classification_metrics(cm: np.ndarray, labels: Sequence[str]) -> dict:
     """Accuracy, balanced accuracy, macro F1 and per-class figures from a confusion matrix.
 
@@ -143,17 +196,10 @@ def classification_metrics(cm: np.ndarray, labels: Sequence[str]) -> dict:
         ``{label: {"precision", "recall", "f1", "support", "predicted"}}``.
     """
     cm = np.asarray(cm, dtype=np.int64)
+    precision, recall, f1, support, predicted = class_rates(cm)
     tp = np.diag(cm).astype(float)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
     n = int(cm.sum())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
-        recall = np.where(support > 0, tp / np.maximum(support, 1), 0.0)
-        denom = precision + recall
-        f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
-    present = support > 0
-    seen = present | (predicted > 0)
+    balanced, macro_f1 = balanced_accuracy_macro_f1(cm)
     per_class = {
         str(lab): {
             "precision": float(precision[i]),
@@ -166,8 +212,8 @@ def classification_metrics(cm: np.ndarray, labels: Sequence[str]) -> dict:
     }
     return {
         "accuracy": float(tp.sum() / n) if n else float("nan"),
-        "balanced_accuracy": float(recall[present].mean()) if present.any() else float("nan"),
-        "macro_f1": float(f1[seen].mean()) if seen.any() else float("nan"),
+        "balanced_accuracy": float(balanced),
+        "macro_f1": float(macro_f1),
         "per_class": per_class,
     }
 

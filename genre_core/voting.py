@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .backends.fitting import normalise_rows
 from .errors import RunError
-from .metrics import evaluate_track_probabilities
+from .metrics import evaluate_track_probabilities, normalise_rows
 from .progress import ProgressFn, Reporter
 from .runs import (
     RUN_FILE,

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import DatasetError, RunError, TrainingCancelled
 from ..jsonio import read_json, write_json
+from ..metrics import normalise_rows  # noqa: F401  (the backends' import of it)
 from ..progress import ProgressFn, StopFn
 
 # OpenMP threads (xgboost, torch) that busy-wait make a shared or busy CPU several
@@ -302,15 +303,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-
-def normalise_rows(p: np.ndarray) -> np.ndarray:
-    """Clip tiny negatives and renormalise rows to sum exactly 1 (float64)."""
-    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, None)
-    s = p.sum(axis=1, keepdims=True)
-    s[s == 0] = 1.0
-    return p / s
 
 
 
