@@ -6,7 +6,7 @@ already holds (``run.json``, ``predictions_tracks.csv``,
 nothing is re-predicted.
 
 * :func:`load_run_data` -- a verified run's record and prediction tables
-  (:class:`RunData`, plain data, cacheable).
+  (a :class:`~genre_core.runs.Run` with its tables read; plain data, cacheable).
 * :func:`config_frame` -- settings x runs, with :func:`differing_rows` to
   highlight what differs.
 * :func:`metrics_frame` -- one row per run: track accuracy (mean-probability
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -47,10 +46,10 @@ import pandas as pd
 from . import config
 from .errors import RunError
 from .metrics import balanced_accuracy_macro_f1, normalise_rows
+from .runs import Run
 
 __all__ = [
     "METRIC_COLUMNS",
-    "RunData",
     "bootstrap_cis",
     "cell_tracks",
     "compare_pair",
@@ -75,7 +74,7 @@ __all__ = [
 _EPS = 1e-7
 
 
-def left_out_frame(datas: "Iterable[RunData]") -> pd.DataFrame:
+def left_out_frame(datas: "Iterable[Run]") -> pd.DataFrame:
     """Files each run had to leave out, and why: ``run, file, stage, reason``.
 
     ``stage`` is ``"scan"`` (the file could not be read when the dataset was
@@ -92,58 +91,10 @@ def left_out_frame(datas: "Iterable[RunData]") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "file", "stage", "reason"])
 
 
-@dataclass
-class RunData:
-    """What the comparison needs from one complete run (no model).
+def load_run_data(ref) -> Run:
+    """A complete run with its record, prediction tables and history read, checksums verified (no model).
 
-    Attributes
-    ----------
-    id : str
-        ``user/NAME``, ``shipped/NAME`` or a folder path.
-    path : str
-        The run folder.
-    info : dict
-        ``run.json``.
-    tracks : DataFrame
-        ``predictions_tracks.csv`` (empty when the run has none).
-    segments : DataFrame or None
-        ``predictions_segments.csv`` (``None`` for voting runs).
-    history : list of dict
-        ``history.json``.
-    """
-
-    id: str
-    path: str
-    info: dict
-    tracks: pd.DataFrame
-    segments: pd.DataFrame | None = None
-    history: list = field(default_factory=list)
-
-    @property
-    def labels(self) -> list[str]:
-        return [str(v) for v in self.info.get("labels") or []]
-
-    @property
-    def metrics(self) -> dict:
-        return self.info.get("metrics") or {}
-
-    @property
-    def backend(self) -> str:
-        return str(self.info.get("backend") or "?")
-
-    def correctness(self) -> dict[str, bool]:
-        """``{track_id: predicted == true}`` on the run's test tracks."""
-        t = self.tracks
-        if t is None or t.empty:
-            return {}
-        return {str(k): bool(c) for k, c in zip(t["track_id"], t["true"].astype(str) == t["predicted"].astype(str))}
-
-    def test_ids(self) -> frozenset:
-        return frozenset(self.tracks["track_id"].astype(str)) if self.tracks is not None and len(self.tracks) else frozenset()
-
-
-def load_run_data(ref) -> RunData:
-    """Load a complete run's record and prediction tables, checksums verified (no model).
+    The returned :class:`~genre_core.runs.Run` is plain data (cacheable).
 
     Raises
     ------
@@ -153,16 +104,8 @@ def load_run_data(ref) -> RunData:
     from .runs import load_run
 
     run = load_run(ref, verify=True, load_model=False)
-    try:
-        tracks = run.track_predictions()
-    except RunError:
-        tracks = pd.DataFrame(columns=["track_id", "true", "predicted", "correct", "confidence"])
-    try:
-        segments = run.segment_predictions()
-    except RunError:
-        segments = None
-    return RunData(id=run.id, path=str(run.path), info=dict(run.info), tracks=tracks, segments=segments,
-                   history=run.history())
+    run.tracks, run.segments, run.history()  # read once, now  # noqa: B018
+    return run
 
 
 # --------------------------------------------------------------------------- settings
@@ -232,7 +175,7 @@ def config_rows(info: Mapping[str, Any]) -> dict[str, str]:
     return rows
 
 
-def config_frame(runs: Sequence[RunData]) -> pd.DataFrame:
+def config_frame(runs: Sequence[Run]) -> pd.DataFrame:
     """Settings (rows) x runs (columns); a setting a run does not have is ``"—"``."""
     per = {r.id: config_rows(r.info) for r in runs}
     keys: list[str] = []
@@ -271,7 +214,7 @@ def differing_rows(frame: pd.DataFrame, groups: Mapping[str, Any] | None = None)
 # --------------------------------------------------------------------------- metrics with CIs
 
 
-def _track_arrays(data: RunData):
+def _track_arrays(data: Run):
     t = data.tracks
     labels = data.labels
     index = {lab: i for i, lab in enumerate(labels)}
@@ -296,7 +239,7 @@ def _track_arrays(data: RunData):
     return y, pred, vote, ll, seg_correct, seg_n
 
 
-def bootstrap_cis(data: RunData, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, tuple]:
+def bootstrap_cis(data: Run, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, tuple]:
     """95 % intervals of a run's metrics.
 
     Track accuracy uses the Wilson interval stored in ``run.json``; the other
@@ -369,7 +312,7 @@ def _fmt_ci(ci: tuple | None, kind: str) -> str:
     return f"{ci[0]:.3f} – {ci[1]:.3f}"
 
 
-def test_set_groups(runs: Sequence[RunData]) -> dict[str, str]:
+def test_set_groups(runs: Sequence[Run]) -> dict[str, str]:
     """``{run id: "A" | "B" | ...}``: runs with the same letter were tested on exactly the same tracks."""
     letters: dict[frozenset, str] = {}
     out = {}
@@ -382,7 +325,7 @@ def test_set_groups(runs: Sequence[RunData]) -> dict[str, str]:
     return out
 
 
-def metrics_frame(runs: Sequence[RunData], cis: Mapping[str, Mapping[str, tuple]] | None = None) -> pd.DataFrame:
+def metrics_frame(runs: Sequence[Run], cis: Mapping[str, Mapping[str, tuple]] | None = None) -> pd.DataFrame:
     """One row per run: metrics (fractions), their 95 % CIs (text), costs and the test-set group.
 
     Columns: ``run, backend, dataset, evaluated on, test set, test tracks``, then for
@@ -419,7 +362,7 @@ def metrics_frame(runs: Sequence[RunData], cis: Mapping[str, Mapping[str, tuple]
 # --------------------------------------------------------------------------- per class and confusions
 
 
-def per_class_frame(runs: Sequence[RunData], metric: str = "f1") -> pd.DataFrame:
+def per_class_frame(runs: Sequence[Run], metric: str = "f1") -> pd.DataFrame:
     """Runs (rows) x genres (columns) of a per-class figure (``precision``, ``recall``, ``f1`` or ``support``).
 
     A figure that is undefined is NaN (shown blank), not 0: recall and F1 of a
@@ -453,7 +396,7 @@ def per_class_frame(runs: Sequence[RunData], metric: str = "f1") -> pd.DataFrame
     return df
 
 
-def _cm_from_tables(data: RunData, level: str, only: frozenset | None = None) -> np.ndarray:
+def _cm_from_tables(data: Run, level: str, only: frozenset | None = None) -> np.ndarray:
     labels = data.labels
     index = {lab: i for i, lab in enumerate(labels)}
     table = data.tracks if level == "track" else data.segments
@@ -468,7 +411,7 @@ def _cm_from_tables(data: RunData, level: str, only: frozenset | None = None) ->
     return cm
 
 
-def confusion_counts(data: RunData, level: str = "track") -> tuple[list[str], np.ndarray]:
+def confusion_counts(data: Run, level: str = "track") -> tuple[list[str], np.ndarray]:
     """``(labels, counts)``: rows = true genre, columns = predicted, at ``"track"`` or ``"segment"`` level.
 
     Taken from ``run.json`` (the figures the metrics were computed from);
@@ -491,7 +434,7 @@ def confusion_counts(data: RunData, level: str = "track") -> tuple[list[str], np
     return labels, _cm_from_tables(data, level)
 
 
-def difference_matrix(a: RunData, b: RunData, *, level: str = "track",
+def difference_matrix(a: Run, b: Run, *, level: str = "track",
                       normalised: bool = True) -> tuple[list[str], np.ndarray, list[str]]:
     """``B - A`` confusion matrix on the union of both label sets, plus notes on comparability.
 
@@ -540,7 +483,7 @@ def nonzero_cells(labels: Sequence[str], cm: np.ndarray) -> list[tuple[str, str,
     return sorted(cells, key=lambda c: (c[0] == c[1], -c[2], c[0], c[1]))
 
 
-def cell_tracks(data: RunData, true: str, predicted: str, *, level: str = "track") -> pd.DataFrame:
+def cell_tracks(data: Run, true: str, predicted: str, *, level: str = "track") -> pd.DataFrame:
     """The test tracks behind one confusion-matrix cell.
 
     At track level: tracks of genre ``true`` predicted ``predicted``. At
@@ -576,7 +519,7 @@ def cell_tracks(data: RunData, true: str, predicted: str, *, level: str = "track
     return sel[keep].sort_values([sort, "track_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-def track_segments(data: RunData, track_id: str) -> pd.DataFrame:
+def track_segments(data: Run, track_id: str) -> pd.DataFrame:
     """One test track's segments: ``segment, start, end, predicted, confidence, p_<label>...``."""
     s = data.segments
     if s is None or not len(s):
@@ -607,7 +550,7 @@ def mcnemar_verdict(res: Mapping[str, Any], name_a: str, name_b: str, *, alpha: 
             + ("; with so few disagreements the test has little power" if b + c < 10 else "") + ").")
 
 
-def compare_pair(a: RunData, b: RunData, *, alpha: float = 0.05) -> dict:
+def compare_pair(a: Run, b: Run, *, alpha: float = 0.05) -> dict:
     """McNemar's test on track-level correctness of two runs, with a verdict and comparability flags.
 
     Returns the :func:`~genre_core.metrics.mcnemar_tracks` dict plus
@@ -616,7 +559,7 @@ def compare_pair(a: RunData, b: RunData, *, alpha: float = 0.05) -> dict:
     """
     from .metrics import mcnemar_tracks
 
-    res = mcnemar_tracks(a.correctness(), b.correctness())
+    res = mcnemar_tracks(a.track_correctness(), b.track_correctness())
     warnings = []
     if res.get("note"):
         warnings.append(res["note"])
@@ -637,11 +580,11 @@ def compare_pair(a: RunData, b: RunData, *, alpha: float = 0.05) -> dict:
 # --------------------------------------------------------------------------- history and audio
 
 
-def history_frame(runs: Sequence[RunData]) -> pd.DataFrame:
+def history_frame(runs: Sequence[Run]) -> pd.DataFrame:
     """Long table of training curves: ``run, epoch, fold, metric (loss|accuracy), side (train|valid), value``."""
     rows = []
     for r in runs:
-        for h in r.history or []:
+        for h in r.history():
             if not isinstance(h, Mapping) or h.get("epoch") is None:
                 continue
             for metric in ("loss", "accuracy"):

@@ -20,6 +20,7 @@ import streamlit as st
 from genre_core import comparison as cmp
 from genre_core.backends import progress_unit
 from genre_core.errors import GenreLabError
+from genre_core.runs import Run
 from pages.components import compare_charts as charts
 from pages.components.common import (
     complete_runs,
@@ -41,7 +42,7 @@ _NONE = "—"
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def run_data_cached(path: str, mtime_ns: int) -> cmp.RunData:  # noqa: ARG001 - mtime is part of the key
+def run_data_cached(path: str, mtime_ns: int) -> Run:  # noqa: ARG001 - mtime is part of the key
     """A run's record and prediction tables (verified)."""
     return cmp.load_run_data(path)
 
@@ -111,7 +112,7 @@ def runs_ui(choices: list, focus: str | None) -> list[str]:
                                "crashed runs are listed on the Home page.")
 
 
-def load_ui(run_ids: list[str], choices: list) -> list[cmp.RunData]:
+def load_ui(run_ids: list[str], choices: list) -> list[Run]:
     by_id = {r.id: r for r in choices}
     datas = []
     for rid in run_ids:
@@ -123,7 +124,7 @@ def load_ui(run_ids: list[str], choices: list) -> list[cmp.RunData]:
     return datas
 
 
-def settings_ui(datas: list[cmp.RunData]) -> None:
+def settings_ui(datas: list[Run]) -> None:
     st.subheader("Settings")
     frame = cmp.config_frame(datas)
     differs = cmp.differing_rows(frame, groups={d.id: d.info.get("backend") for d in datas})
@@ -146,7 +147,7 @@ def settings_ui(datas: list[cmp.RunData]) -> None:
                "highlighted).")
 
 
-def left_out_ui(datas: list[cmp.RunData]) -> None:
+def left_out_ui(datas: list[Run]) -> None:
     """Which files the selected runs could not use, and why (only when there are any)."""
     frame = cmp.left_out_frame(datas)
     if frame.empty:
@@ -155,7 +156,7 @@ def left_out_ui(datas: list[cmp.RunData]) -> None:
         st.dataframe(frame, hide_index=True, width="stretch")
 
 
-def metrics_ui(datas: list[cmp.RunData], choices: list) -> pd.DataFrame:
+def metrics_ui(datas: list[Run], choices: list) -> pd.DataFrame:
     st.subheader("Metrics")
     by_id = {r.id: r for r in choices}
     cis = {}
@@ -186,7 +187,7 @@ def metrics_ui(datas: list[cmp.RunData], choices: list) -> pd.DataFrame:
     return frame
 
 
-def per_class_ui(datas: list[cmp.RunData]) -> None:
+def per_class_ui(datas: list[Run]) -> None:
     st.subheader("Per genre")
     metric = st.radio("Figure", ["f1", "precision", "recall"], horizontal=True, key="compare_per_class",
                       format_func={"f1": "F1", "precision": "precision", "recall": "recall"}.get)
@@ -196,7 +197,7 @@ def per_class_ui(datas: list[cmp.RunData]) -> None:
                "in that run (recall, F1), the run never predicted it (precision), or the run does not know it.")
 
 
-def confusion_ui(datas: list[cmp.RunData], focus: str | None) -> None:
+def confusion_ui(datas: list[Run], focus: str | None) -> None:
     st.subheader("Confusion matrix")
     ids = [d.id for d in datas]
     by_id = {d.id: d for d in datas}
@@ -246,7 +247,7 @@ def confusion_ui(datas: list[cmp.RunData], focus: str | None) -> None:
     cell_tracks_ui(data, true, predicted, level)
 
 
-def cell_tracks_ui(data: cmp.RunData, true: str, predicted: str, level: str) -> None:
+def cell_tracks_ui(data: Run, true: str, predicted: str, level: str) -> None:
     tracks = cmp.cell_tracks(data, true, predicted, level=level)
     what = "correctly classified" if true == predicted else f"predicted **{predicted}**"
     st.markdown(f"**{len(tracks)}** test track(s) of genre **{true}** {what}"
@@ -268,7 +269,7 @@ def cell_tracks_ui(data: cmp.RunData, true: str, predicted: str, level: str) -> 
     audio_ui(data, track_id)
 
 
-def audio_ui(data: cmp.RunData, track_id: str) -> None:
+def audio_ui(data: Run, track_id: str) -> None:
     roots = cmp.dataset_roots(data.info)
     path = cmp.find_track_audio(track_id, roots)
     if path is None:
@@ -282,7 +283,7 @@ def audio_ui(data: cmp.RunData, track_id: str) -> None:
     st.caption(f"Audio: `{path}`")
 
 
-def pair_ui(datas: list[cmp.RunData], focus: str | None) -> None:
+def pair_ui(datas: list[Run], focus: str | None) -> None:
     st.subheader("Run A vs run B")
     if len(datas) < 2:
         st.caption("Select at least two runs to compare them pairwise.")
@@ -322,9 +323,9 @@ def pair_ui(datas: list[cmp.RunData], focus: str | None) -> None:
                "mistake more often.")
 
 
-def curves_ui(datas: list[cmp.RunData]) -> None:
+def curves_ui(datas: list[Run]) -> None:
     st.subheader("Training curves")
-    with_hist = [d for d in datas if d.history]
+    with_hist = [d for d in datas if d.history()]
     if not with_hist:
         st.caption("None of the selected runs has a per-epoch history (voting runs and some backends have none).")
         return

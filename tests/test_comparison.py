@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,13 +11,15 @@ import pytest
 from genre_core import comparison as cmp
 from genre_core.errors import RunError
 from genre_core.metrics import evaluate_predictions, prediction_tables
+from genre_core.runs import Run
 
 LABELS = ["a", "b", "c"]
 
 
 def make_run(run_id: str, truth: list[str], seg_pred: list[list[str]], *, params=None, dataset="fp1",
-             history=None) -> cmp.RunData:
-    """A RunData built the way training builds it: segment probabilities -> evaluation + tables."""
+             history=None) -> Run:
+    """A run (record and tables, no folder) built the way training builds it: segment probabilities ->
+    evaluation + tables."""
     proba, groups = [], []
     for i, preds in enumerate(seg_pred):
         for p in preds:
@@ -33,8 +37,9 @@ def make_run(run_id: str, truth: list[str], seg_pred: list[list[str]], *, params
             "dataset": {"name": "toy", "fingerprint": dataset, "roots": []}, "seed": 0,
             "split": {"protocol": "track", "train": [], "valid": [], "test": sorted(label_of)},
             "timings": {"training_s": 1.0, "inference_s_per_track": 0.002}, "size_bytes": 2_000_000}
-    return cmp.RunData(id=run_id, path="/nowhere", info=info, tracks=tracks, segments=segments,
-                       history=history or [])
+    location, name = run_id.split("/", 1)
+    return Run(path=Path("/nowhere") / name, name=name, location=location, info=info,
+               tables={"tracks": tracks, "segments": segments, "history": history or []})
 
 
 TRUTH = ["a"] * 10 + ["b"] * 10 + ["c"] * 10
@@ -101,8 +106,8 @@ def test_confusion_cells_and_drill_down():
     assert np.allclose(norm.sum(axis=1), 1.0)
     _, seg_cm = cmp.confusion_counts(run, "segment")
     assert seg_cm.sum() == sum(len(p) for p in preds)
-    voting = cmp.RunData(id="user/v", path="/", info={"labels": LABELS, "metrics": {}}, tracks=run.tracks,
-                         segments=None)
+    voting = Run(path=Path("/v"), name="v", location="user", info={"labels": LABELS, "metrics": {}},
+                 tables={"tracks": run.tracks, "segments": None})
     with pytest.raises(RunError, match="no segment-level predictions"):
         cmp.confusion_counts(voting, "segment")
 

@@ -69,6 +69,10 @@ class Run:
         Set by :func:`load_run` (``None`` for voting runs and listed runs).
     members : list of (Run, float)
         Loaded member runs and weights of a voting run.
+    tables : dict
+        What was read of the run's files, kept: ``"tracks"``, ``"segments"``
+        and ``"history"`` (see :attr:`tracks`, :attr:`segments`,
+        :meth:`history`); may be given up front (e.g. by tests).
     """
 
     path: Path
@@ -79,6 +83,7 @@ class Run:
     progress: dict | None = None
     model: Any = None
     members: list = field(default_factory=list)
+    tables: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ---- identity ----------------------------------------------------------
     @property
@@ -167,17 +172,47 @@ class Run:
         return pd.read_csv(p, dtype={"track_id": str, "true": str, "predicted": str, "vote": str},
                            keep_default_na=False, na_values=[""])
 
+    @property
+    def tracks(self):
+        """:meth:`track_predictions`, read once; an empty table when the run has none."""
+        if "tracks" not in self.tables:
+            try:
+                self.tables["tracks"] = self.track_predictions()
+            except RunError:
+                import pandas as pd
+
+                self.tables["tracks"] = pd.DataFrame(columns=["track_id", "true", "predicted", "correct",
+                                                              "confidence"])
+        return self.tables["tracks"]
+
+    @property
+    def segments(self):
+        """:meth:`segment_predictions`, read once; ``None`` when the run has none (voting runs)."""
+        if "segments" not in self.tables:
+            try:
+                self.tables["segments"] = self.segment_predictions()
+            except RunError:
+                self.tables["segments"] = None
+        return self.tables["segments"]
+
     def track_correctness(self) -> dict[str, bool]:
-        """``{track_id: predicted == true}`` on this run's test tracks (for McNemar)."""
-        df = self.track_predictions()
-        return {str(t): bool(c) for t, c in zip(df["track_id"], df["true"] == df["predicted"])}
+        """``{track_id: predicted == true}`` on this run's test tracks (for McNemar; empty without tracks)."""
+        t = self.tracks
+        if t is None or t.empty:
+            return {}
+        return {str(k): bool(c) for k, c in zip(t["track_id"], t["true"].astype(str) == t["predicted"].astype(str))}
+
+    def test_ids(self) -> frozenset:
+        """The ids of the tracks this run was tested on (its prediction table's)."""
+        t = self.tracks
+        return frozenset(t["track_id"].astype(str)) if t is not None and len(t) else frozenset()
 
     def history(self) -> list[dict]:
-        """Per-epoch history (empty list when the backend has none)."""
-        p = Path(self.path) / HISTORY_FILE
-        if not p.is_file():
-            return []
-        return check_history(read_json(p, "history"), str(p))
+        """Per-epoch history, read once (empty list when the backend has none)."""
+        if "history" not in self.tables:
+            p = Path(self.path) / HISTORY_FILE
+            self.tables["history"] = check_history(read_json(p, "history"), str(p)) if p.is_file() else []
+        return self.tables["history"]
 
     def load_model(self):
         """Load (once) and return the model; ``None`` for voting runs."""
