@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import socket
 from pathlib import Path
@@ -21,8 +20,8 @@ from .record import (
     RUN_FILE,
     RUN_FORMAT,
     STALE_AFTER_S,
-    STATUS_FILE,
     Run,
+    read_status,
 )
 from .writer import _peek_status
 
@@ -30,12 +29,7 @@ from .writer import _peek_status
 def _tmp_run(path: Path, location: str) -> Run:
     m = _TMP_RE.match(path.name)
     name, pid = m.group("name"), int(m.group("pid"))
-    try:
-        st = json.loads((path / STATUS_FILE).read_text(encoding="utf-8"))
-        if not isinstance(st, dict):
-            st = {}
-    except (OSError, ValueError):
-        st = {}
+    st = read_status(path) or {}
     host = st.get("host")
     if host in (None, socket.gethostname()):
         alive = pid_alive(pid)

@@ -16,8 +16,8 @@ from .record import (
     MODEL_DIR,
     RUN_FILE,
     RUN_FORMAT,
-    STATUS_FILE,
     STATUSES,
+    read_status,
 )
 
 
@@ -54,11 +54,8 @@ def _is_own_tmp(folder: Path) -> bool:
     """A ``.NAME.tmp-PID`` folder with the ``status.json`` :class:`RunWriter` writes."""
     if folder.is_symlink() or not folder.is_dir() or not _TMP_RE.match(folder.name):
         return False
-    try:
-        st = read_json(folder / STATUS_FILE, STATUS_FILE)
-    except RunError:
-        return False
-    return isinstance(st, dict) and isinstance(st.get("pid"), int)
+    st = read_status(folder)
+    return st is not None and isinstance(st.get("pid"), int)
 
 
 

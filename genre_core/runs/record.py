@@ -37,6 +37,16 @@ _TMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
 _OLD_RE = re.compile(r"^\..+\.old-\d+$")
 
 
+def read_status(folder: Path) -> dict | None:
+    """The ``status.json`` a :class:`~genre_core.runs.RunWriter` keeps in a run's tmp folder, or ``None``
+    when it is missing, unreadable or not an object."""
+    try:
+        st = read_json(Path(folder) / STATUS_FILE, STATUS_FILE)
+    except RunError:
+        return None
+    return st if isinstance(st, dict) else None
+
+
 def _field(value: Any, key: str) -> Any:
     """``value[key]`` for a record kept as a dict, the value itself when it is a plain string."""
     if isinstance(value, Mapping):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -27,6 +26,7 @@ from .record import (
     STATUS_FILE,
     TRACKS_FILE,
     Run,
+    read_status,
 )
 
 
@@ -265,11 +265,8 @@ def _fsync_tree(path: Path) -> None:
 
 
 def _same_host(tmp: Path) -> bool:
-    try:
-        st = json.loads((tmp / STATUS_FILE).read_text(encoding="utf-8"))
-        return st.get("host") in (None, socket.gethostname())
-    except (OSError, ValueError):
-        return True
+    st = read_status(tmp)
+    return st is None or st.get("host") in (None, socket.gethostname())
 
 
 
