@@ -107,7 +107,7 @@ def _open(args, **kw):
 
 def _audio_dataset(args):
     ds = _open(args)
-    if ds.kind == "table":
+    if not ds.has_audio:
         raise DatasetError(f"{ds.name} is a feature table: it has no audio to compute from.")
     return ds
 
@@ -164,7 +164,7 @@ def cmd_scan(args) -> int:
         print(f"{ds.name}: {ds.kind}, {len(ds.tracks)} tracks, {len(ds.labels)} genres{hours}")
         with pd.option_context("display.max_rows", 500, "display.width", 120):
             print(summary.to_string())
-        if ds.kind != "table":
+        if ds.has_audio:
             print(f"unreadable files: {len(ds.unreadable)}")
             for path, reason in ds.unreadable:
                 print(f"  {path}: {reason}")

@@ -147,6 +147,32 @@ class Dataset:
     fingerprint: str = ""
     details: dict = field(default_factory=dict)
 
+    @property
+    def has_audio(self) -> bool:
+        """False for a feature table (its rows are features; there is no audio to decode)."""
+        return self.kind != "table"
+
+    def compute_inputs(self, spec, tracks: "Iterable[Track] | None" = None, **kw) -> tuple[dict, list]:
+        """The ``spec`` inputs of ``tracks`` (default all): ``(inputs by track id, failures)``.
+
+        An audio dataset computes them (:func:`genre_core.extraction.compute_dataset_inputs`,
+        keywords passed on: ``n_jobs``, ``use_cache``, ``progress``, ``should_stop``,
+        ``augmenter``, ``n_augment``); a feature table reads its columns
+        (:func:`genre_core.extraction.table_inputs`; features only, no failures).
+        """
+        from .extraction import compute_dataset_inputs, table_inputs
+
+        if not self.has_audio:
+            if spec.kind != "features":
+                raise DatasetError(f"{spec.kind} inputs are computed from audio; the feature table {self.name!r} "
+                                   "has none.")
+            inputs = table_inputs(self, spec)
+            if tracks is not None:
+                wanted = {t.track_id for t in tracks}
+                inputs = {k: v for k, v in inputs.items() if k in wanted}
+            return dict(inputs), []
+        return compute_dataset_inputs(list(self.tracks if tracks is None else tracks), spec, **kw)
+
     def by_id(self) -> dict[str, Track]:
         """Tracks keyed by track id."""
         return {t.track_id: t for t in self.tracks}

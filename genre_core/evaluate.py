@@ -70,7 +70,6 @@ def evaluate_run(
         The dataset has genres the run does not know (label-set mismatch), or no usable track.
     """
     from .dataset import open_dataset
-    from .extraction import compute_dataset_inputs, table_inputs
 
     (run,) = _as_runs([run])
     ds = open_dataset(dataset, n_jobs=n_jobs, progress=progress) if not hasattr(dataset, "tracks") else dataset
@@ -96,13 +95,10 @@ def evaluate_run(
         key = spec.key()
         if key not in cache_inputs:
             t0 = time.perf_counter()
-            if ds.kind == "table":
-                if spec.kind != "features":
-                    raise DatasetError(f"Run {rid} needs audio ({spec.kind} inputs); feature table {ds.name!r} has none.")
-                inputs, bad = table_inputs(ds, spec), []
-            else:
-                inputs, bad = compute_dataset_inputs(ds.tracks, spec, n_jobs=n_jobs, use_cache=use_cache,
-                                                     progress=progress, should_stop=should_stop)
+            if not ds.has_audio and spec.kind != "features":
+                raise DatasetError(f"Run {rid} needs audio ({spec.kind} inputs); feature table {ds.name!r} has none.")
+            inputs, bad = ds.compute_inputs(spec, n_jobs=n_jobs, use_cache=use_cache, progress=progress,
+                                            should_stop=should_stop)
             cache_inputs[key] = (inputs, bad)
             t_feat += time.perf_counter() - t0
         inputs, bad = cache_inputs[key]

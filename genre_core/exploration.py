@@ -106,7 +106,7 @@ def track_features(ds, *, n_jobs: int = -1, progress: Callable[[dict], None] | N
     from .extraction import compute_dataset_inputs
 
     cols = get_feature_set(FEATURE_SET).columns
-    if ds.kind == "table":
+    if not ds.has_audio:
         table = ds.table
         missing = [c for c in cols if c not in table.columns]
         if missing:
@@ -197,7 +197,7 @@ def audio_paths(ds, *, extra_roots=None) -> dict[str, Path]:
     Audio datasets use their own files; a feature table's tracks are looked up
     (by track id) in ``extra_roots`` (default: the GTZAN audio folder).
     """
-    if ds.kind != "table":
+    if ds.has_audio:
         return {t.track_id: Path(t.path) for t in ds.tracks if t.path is not None}
     from .comparison import find_track_audio
 

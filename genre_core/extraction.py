@@ -414,7 +414,7 @@ def table_inputs(dataset: "Dataset", spec: InputSpec) -> dict[str, TrackInput]:
     >>> X["blues/blues.00000"].X.shape                                        # doctest: +SKIP
     (1, 57)
     """
-    if dataset.kind != "table" or dataset.table is None:
+    if dataset.has_audio or dataset.table is None:
         raise DatasetError(f"Dataset {dataset.name!r} is not a feature table; compute its inputs from audio.")
     if spec.kind != "features":
         raise DatasetError(

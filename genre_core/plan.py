@@ -244,7 +244,7 @@ def backend_options(dataset) -> list[dict]:
                "reason": None}
         try:
             spec = resolve_input_spec(cls, None, dataset)
-            if dataset.kind == "table":
+            if not dataset.has_audio:
                 from .features import get_feature_set
 
                 cols = get_feature_set(spec.feature_set, **spec.params).columns

@@ -401,7 +401,7 @@ def run_sweep(
                 use_cache)
 
     try:
-        if use_cache and ds.kind != "table":
+        if use_cache and ds.has_audio:
             # every task needs (nearly) every track's inputs: compute them once, spread over the engine, into
             # the cache the tasks read, instead of letting each worker's first task extract the whole dataset
             from .extraction import compute_dataset_inputs

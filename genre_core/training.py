@@ -120,7 +120,7 @@ def resolve_input_spec(backend_cls, input_spec=None, dataset=None):
     if isinstance(input_spec, Mapping):
         input_spec = InputSpec.from_dict(dict(input_spec))
     spec = input_spec if input_spec is not None else backend_cls.default_input()
-    if dataset is not None and dataset.kind == "table":
+    if dataset is not None and not dataset.has_audio:
         if spec.kind != "features":
             raise DatasetError(
                 f"The {backend_cls.name} model consumes {spec.kind} inputs computed from audio; "
@@ -253,14 +253,12 @@ def refit_overrides(model_cls, best_steps: Sequence[Any],
 def _compute_inputs(ds, spec, split_sides: dict[str, list[str]], *, augmenter, n_augment: int, n_jobs: int,
                     use_cache: bool, rep: Reporter) -> tuple[dict, list, float]:
     """Inputs for every track in the split (+ augmented copies of the training tracks)."""
-    from .extraction import compute_dataset_inputs, table_inputs
-
     t0 = time.perf_counter()
-    if ds.kind == "table":
+    if not ds.has_audio:
         rep.stage("extracting", 0, len(ds.tracks))
-        inputs = table_inputs(ds, spec)
+        inputs, _ = ds.compute_inputs(spec)
         rep.stage("extracting", len(ds.tracks), len(ds.tracks))
-        return dict(inputs), [], time.perf_counter() - t0
+        return inputs, [], time.perf_counter() - t0
     by_id = ds.by_id()
     train_ids = [t for t in split_sides["train"] if t in by_id]
     other_ids = [t for side in ("valid", "test") for t in split_sides[side] if t in by_id]
@@ -276,16 +274,16 @@ def _compute_inputs(ds, spec, split_sides: dict[str, list[str]], *, augmenter, n
     failures: list = []
     rep.stage("extracting", 0, n_total)
     if other_ids:
-        got, bad = compute_dataset_inputs([by_id[t] for t in other_ids], spec, n_jobs=n_jobs, use_cache=use_cache,
-                                          progress=prog, should_stop=rep.should_stop)
+        got, bad = ds.compute_inputs(spec, [by_id[t] for t in other_ids], n_jobs=n_jobs, use_cache=use_cache,
+                                     progress=prog, should_stop=rep.should_stop)
         inputs.update(got)
         failures.extend(bad)
         offset["n"] += len(other_ids)
     rep.check("while extracting inputs")
     if train_ids:
         kw = {"augmenter": augmenter, "n_augment": n_augment} if augmenter is not None and n_augment > 0 else {}
-        got, bad = compute_dataset_inputs([by_id[t] for t in train_ids], spec, n_jobs=n_jobs, use_cache=use_cache,
-                                          progress=prog, should_stop=rep.should_stop, **kw)
+        got, bad = ds.compute_inputs(spec, [by_id[t] for t in train_ids], n_jobs=n_jobs, use_cache=use_cache,
+                                     progress=prog, should_stop=rep.should_stop, **kw)
         inputs.update(got)
         failures.extend(bad)
     rep.check("after extracting inputs")
@@ -449,7 +447,7 @@ def train(
         model_cls(spec, **params)  # the backend accepts this input kind
         augmenter = None
         if n_augment > 0:
-            if ds.kind == "table":
+            if not ds.has_audio:
                 raise DatasetError(f"Augmentation needs audio; the feature table {ds.name} has none.")
             from .augment import AugmentConfig, Augmenter
 

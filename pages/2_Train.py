@@ -271,7 +271,7 @@ def extraction_plan_cached(spec: str, stamp: float, backend: str, n_augment: int
     from genre_core.training import resolve_input_spec
 
     ds = dataset_cached(spec, stamp)
-    if ds.kind == "table":
+    if not ds.has_audio:
         return None
     return extraction_plan(ds, resolve_input_spec(get_backend(backend), None, ds), n_augment=n_augment)
 
@@ -364,7 +364,7 @@ def main() -> None:
         problems.append("Fix the split above before starting.")
     st.subheader("5 · Augmentation")
     augment, n_augment = None, 0
-    if ds.kind == "table":
+    if not ds.has_audio:
         st.caption("Augmentation transforms audio; the feature table has none, so it is off.")
     else:
         augment, n_augment, aug_problems = train_ui.augment_ui()

@@ -140,7 +140,7 @@ def overview_ui(ds, scanned: bool) -> None:
     cols[0].metric("Tracks", s["tracks"])
     cols[1].metric("Genres", s["genres"])
     cols[2].metric("Hours", f"{s['minutes'] / 60:.2f}" if s["minutes"] else "—")
-    table = ds.kind == "table"
+    table = not ds.has_audio
     cols[3].metric("Unreadable files", "n/a" if table else (s["unreadable"] if scanned else "?"),
                    help="Only audio files can be unreadable." if table else "Found by decoding every file.")
     cols[4].metric("Duplicate groups", "n/a" if table else (s["duplicate_groups"] if scanned else "?"),
@@ -165,14 +165,14 @@ def overview_ui(ds, scanned: bool) -> None:
     if len(bad):
         st.warning(f"{len(bad)} file(s) cannot be used; training skips them.", icon=":material/warning:")
         st.dataframe(bad, hide_index=True, width="stretch")
-    elif ds.kind != "table":
+    elif ds.has_audio:
         st.caption("Every file decodes.")
     dups = exploration.duplicates_frame(ds)
     if len(dups):
         st.warning(f"{dups['group'].nunique()} group(s) of tracks with identical audio: the splits keep each "
                    "group on one side, so duplicates cannot leak between training and test.", icon=":material/content_copy:")
         st.dataframe(dups, hide_index=True, width="stretch")
-    elif ds.kind != "table":
+    elif ds.has_audio:
         st.caption("No exact duplicates.")
 
 
@@ -180,13 +180,13 @@ def track_ui(ds, spec: str, stamp: float) -> None:
     st.subheader("Listen and look")
     paths = audio_paths_cached(spec, stamp)
     if not paths:
-        if ds.kind == "table":
+        if not ds.has_audio:
             st.info("A feature table holds numbers, not audio, so there is no waveform or spectrogram to show here. "
                     "Point the page at an audio folder to see and hear tracks.", icon=":material/info:")
         else:
             st.info("No readable audio file in this dataset.", icon=":material/info:")
         return
-    if ds.kind == "table":
+    if not ds.has_audio:
         st.caption(f"The table has no audio, but {len(paths)} of its {len(ds.tracks)} tracks were found in the "
                    f"GTZAN audio folder ({config.gtzan_dir() / 'audio'}).")
     genres = sorted({tid.split("/", 1)[0] for tid in paths})
@@ -218,7 +218,7 @@ def track_ui(ds, spec: str, stamp: float) -> None:
 def features_ui(ds, kind: str, spec: str, stamp: float):
     """The per-track gtzan57 features (computed on demand for audio); None until available."""
     st.subheader("Features by genre")
-    if ds.kind == "table":
+    if not ds.has_audio:
         feats, failures = table_features_cached(spec, stamp)
         return feats
     key = ("features", spec, stamp)
