@@ -11,13 +11,11 @@ import streamlit as st
 
 from genre_core import config
 from genre_core.errors import GenreLabError
-from genre_core.leaderboard import leaderboard_groups
+from genre_core.discovery import discover_datasets
+from genre_core.leaderboard import flagged_runs_frame, leaderboard_frame, leaderboard_groups
 from genre_core.runs import delete_run, rename_run
 from pages.components.common import (
-    discover_datasets,
-    flagged_runs_frame,
     fmt_seconds,
-    leaderboard_frame,
     list_runs_safe,
     location_settings_ui,
     page_links,

@@ -57,7 +57,7 @@ from .runs import Run, load_run, load_runs
 from .voting import combine_predictions
 
 __all__ = ["MAX_WINDOWS", "TrackPrediction", "iter_predictions", "open_runs", "predict_many", "predict_file",
-           "predict_audio", "run_cost"]
+           "predict_audio", "run_cost", "sample_rates", "decode_for"]
 
 
 @dataclass
@@ -534,18 +534,23 @@ def predict_audio(runs, audios: Mapping[int, Any], *, progress: ProgressFn | Non
     return _in_order(runs, got)
 
 
+def sample_rates(runs) -> list[int]:
+    """The sample rates the runs' inputs need (a voting run's members'), sorted; read from the run
+    records, so no model is loaded."""
+    leaves = _leaves(_as_runs(runs, load_models=False))
+    return sorted({int((r.input_spec or r.load_model().input_spec).sr) for r in leaves.values()})
+
+
 def decode_for(runs, source, *, name: str | None = None, max_duration: float | None = config.MAX_DURATION,
                progress: ProgressFn | None = None) -> dict[int, Any]:
     """Decode ``source`` once per sample rate the runs need: ``{sr: Audio}``."""
     from .audio import load_audio
 
-    runs = _as_runs(runs, load_models=False)
-    leaves = _leaves(runs)
+    rates = sample_rates(runs)
     if hasattr(source, "read"):
         source = source.read()
     if name is None:
         name = Path(str(source)).name if isinstance(source, (str, Path)) else "<upload>"
-    rates = sorted({(r.input_spec or r.load_model().input_spec).sr for r in leaves.values()})
     audios = {}
     for i, sr in enumerate(rates):
         if progress is not None:

@@ -86,11 +86,6 @@ def decode_cached(digest: str, name: str, sr: int, max_duration: float, _data: b
     return load_audio(_data, sr=sr, name=name, max_duration=max_duration)
 
 
-def _sample_rates(run) -> set[int]:
-    leaves = [m for m, _ in run.members] if run.is_voting else [run]
-    return {int(leaf.load_model().input_spec.sr) for leaf in leaves}
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
 def predict_cached(digest: str, name: str, run_path: str, run_mtime: int, max_duration: float, _data: bytes,
                    max_windows: int | None = None):
@@ -109,7 +104,7 @@ def predict_cached(digest: str, name: str, run_path: str, run_mtime: int, max_du
             path, mtime = run_key(member)
             members[member.id] = predict_cached(digest, name, path, mtime, max_duration, _data, max_windows)
         return combine_predictions(run, members)
-    audios = {sr: decode_cached(digest, name, sr, max_duration, _data) for sr in sorted(_sample_rates(run))}
+    audios = {sr: decode_cached(digest, name, sr, max_duration, _data) for sr in predict.sample_rates([run])}
     return predict.predict_audio([run], audios, max_windows=max_windows)[0]
 
 

@@ -27,15 +27,10 @@ from genre_core.errors import GenreLabError, RunExistsError
 from genre_core.plan import DEFAULTS
 from genre_core.runs import check_run_name, check_target
 from pages.components import train_ui
-from pages.components.common import fmt_seconds, run_page, setup_page, show_error
+from pages.components.common import dataset_picker_ui, fmt_seconds, run_page, setup_page, show_error
 
 #: How often the job monitor refreshes while a job is queued or running (seconds).
 REFRESH_S = 1.5
-DATASET_KINDS = {
-    "table": "Bundled feature table",
-    "audio": "Audio folder or table",
-    "synthetic": "Synthetic demo",
-}
 
 
 # --------------------------------------------------------------------------- cached computations
@@ -145,28 +140,17 @@ def jobs_ui() -> None:
 def dataset_ui() -> tuple[str, str, object | None]:
     """Returns ``(kind, spec, dataset or None)``."""
     st.subheader("1 · Dataset")
-    kind = st.radio("Dataset", list(DATASET_KINDS), format_func=DATASET_KINDS.get, horizontal=True,
-                    key="train_kind", label_visibility="collapsed")
-    if kind == "table":
-        spec = str(config.default_feature_table())
-        st.caption("GTZAN's public table: 57 features of each whole 30 s track (no audio). Models trained on it "
-                   "analyse 30 s windows when they predict.")
-    elif kind == "audio":
-        gtzan = config.gtzan_dir() / "audio"
-        default = str(gtzan if gtzan.is_dir() else config.data_dir())
-        spec = st.text_input("Folder with one sub-folder per genre (or a feature-table .csv)", value=default,
-                             key="train_folder",
-                             help="e.g. <folder>/blues/*.wav, <folder>/rock/*.mp3 ... (WAV, FLAC, OGG, Opus, MP3, AU), "
-                                  "or a CSV with a 'label' column and feature columns such as features_3_sec.csv.")
-        st.caption("Files are only listed here; the job decodes every one, lists the unreadable ones and skips "
-                   "them (the Explore page can check a folder beforehand).")
-    else:
-        c1, c2 = st.columns(2)
-        n = c1.slider("Clips per genre", 6, 40, 12, key="train_syn_n")
-        dur = c2.slider("Seconds per clip", 3, 30, 6, key="train_syn_dur")
-        spec = f"synthetic:n={n},duration={dur}"
-        st.caption("Synthetic 'genres' the code makes itself (drone, pulse, chords, sweep): not music, but "
-                   "learnable in seconds, to try the workflow.")
+    kind, spec = dataset_picker_ui(
+        "train", folder_label="Folder with one sub-folder per genre (or a feature-table .csv)",
+        folder_help="e.g. <folder>/blues/*.wav, <folder>/rock/*.mp3 ... (WAV, FLAC, OGG, Opus, MP3, AU), "
+                    "or a CSV with a 'label' column and feature columns such as features_3_sec.csv.",
+        captions={"table": "GTZAN's public table: 57 features of each whole 30 s track (no audio). Models trained "
+                           "on it analyse 30 s windows when they predict.",
+                  "audio": "Files are only listed here; the job decodes every one, lists the unreadable ones and "
+                           "skips them (the Explore page can check a folder beforehand).",
+                  "synthetic": "Synthetic 'genres' the code makes itself (drone, pulse, chords, sweep): not music, "
+                               "but learnable in seconds, to try the workflow."},
+        min_clips=6)
     if kind == "audio" and not spec.strip():
         st.info("Enter the path of a genre folder or a feature table.", icon=":material/folder_open:")
         return kind, spec, None

@@ -26,10 +26,9 @@ from genre_core.errors import GenreLabError
 from genre_core.features import get_feature_set
 from pages.components import explore_charts as charts
 from pages.components import predict_charts
-from pages.components.common import fmt_seconds, run_page, setup_page, show_error
+from pages.components.common import dataset_picker_ui, fmt_seconds, run_page, setup_page, show_error
 from pages.components.examples import mime_for
 
-DATASET_KINDS = {"table": "Bundled feature table", "audio": "Audio folder", "synthetic": "Synthetic demo"}
 #: Results kept in memory (scans, features): the last few datasets.
 _KEEP = 6
 
@@ -91,21 +90,8 @@ def intro_ui() -> None:
 
 
 def dataset_ui() -> tuple[str, str]:
-    kind = st.radio("Dataset", list(DATASET_KINDS), format_func=DATASET_KINDS.get, horizontal=True,
-                    key="explore_kind")
-    if kind == "table":
-        spec = str(config.default_feature_table())
-        st.caption("GTZAN's public table: 57 features of each 30 s track, no audio.")
-    elif kind == "audio":
-        gtzan = config.gtzan_dir() / "audio"
-        spec = st.text_input("Folder with one sub-folder per genre",
-                             value=str(gtzan if gtzan.is_dir() else config.data_dir()), key="explore_folder")
-    else:
-        c1, c2 = st.columns(2)
-        n = c1.slider("Clips per genre", 4, 40, 12, key="explore_syn_n")
-        dur = c2.slider("Seconds per clip", 3, 30, 6, key="explore_syn_dur")
-        spec = f"synthetic:n={n},duration={dur}"
-    return kind, spec
+    return dataset_picker_ui("explore", captions={"table": "GTZAN's public table: 57 features of each 30 s track, "
+                                                           "no audio."})
 
 
 def scan_ui(kind: str, spec: str, stamp: float):

@@ -107,7 +107,8 @@ def test_home_models_folder_setting(empty_env, app_models, monkeypatch):
 
 def test_leaderboard_and_flag_tables_are_pure(app_env):
     from genre_core.runs import list_runs
-    from pages.components.common import discover_datasets, flagged_runs_frame, leaderboard_frame
+    from genre_core.discovery import discover_datasets
+    from genre_core.leaderboard import flagged_runs_frame, leaderboard_frame
 
     runs = list_runs()
     board = leaderboard_frame(runs)
@@ -124,7 +125,7 @@ def test_leaderboard_and_flag_tables_are_pure(app_env):
 
 def test_headline_tolerates_odd_records(app_env):
     from genre_core.runs import Run
-    from pages.components.common import headline, leaderboard_frame
+    from genre_core.leaderboard import headline, leaderboard_frame
 
     odd = Run(path=app_env / "user" / "odd", name="odd", location="user",
               info={"dataset": "synthetic", "split": "track", "metrics": "garbage", "backend": "mlp"},

@@ -24,8 +24,9 @@ A page reads like a storyboard::
   one browser session (kept in ``st.session_state`` and handed to genre_core
   by :func:`session_locations`, a registered location provider). Typed paths go
   through :func:`genre_core.config.check_allowed_path`.
-* Tables for listings (:func:`leaderboard_frame`, :func:`flagged_runs_frame`,
-  :func:`discover_datasets`) are pure pandas / filesystem functions.
+* What to list (runs, datasets) is computed in genre_core
+  (:mod:`genre_core.leaderboard`, :mod:`genre_core.discovery`); this module
+  only formats and caches.
 """
 
 from __future__ import annotations
@@ -34,15 +35,14 @@ import os
 import threading
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
-import pandas as pd
 import streamlit as st
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 from genre_core import config
-from genre_core.leaderboard import flagged_runs_frame, headline, leaderboard_frame  # noqa: F401
+from genre_core.leaderboard import headline
 from genre_core.errors import AudioError, DatasetError, GenreLabError, RunError, TrainingCancelled
 
 APP_NAME = "genre-lab"
@@ -384,99 +384,46 @@ def fmt_clock(s: float) -> str:
     return f"{int(s // 60)}:{s % 60:04.1f}"
 
 
-# --------------------------------------------------------------------------- datasets
 
 
-def _has_genre_folders(root: Path, exts: tuple[str, ...], *, max_files: int = 2000) -> tuple[int, int]:
-    """(genre folders with audio, audio files seen) directly under ``root`` (cheap: no decoding)."""
-    genres = files = 0
-    try:
-        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        return 0, 0
-    for d in subdirs:
-        try:
-            n = sum(1 for f in d.iterdir() if f.is_file() and f.suffix.lower() in exts)
-        except OSError:
-            n = 0
-        if n:
-            genres += 1
-            files += n
-        if files > max_files:
-            break
-    return genres, files
+
+# --------------------------------------------------------------------------- choosing a dataset
 
 
-def _allowed(path: Path) -> bool:
-    try:
-        config.check_allowed_path(path)
-        return True
-    except GenreLabError:
-        return False
+#: The kinds of dataset the Train and Explore pages offer.
+DATASET_KINDS = {"table": "Bundled feature table", "audio": "Audio folder or table", "synthetic": "Synthetic demo"}
 
 
-def discover_datasets() -> list[dict]:
-    """What data genre-lab can see, without decoding anything.
+def dataset_picker_ui(key: str, *, folder_label: str = "Folder with one sub-folder per genre",
+                      folder_help: str | None = None, captions: Mapping[str, str] | None = None,
+                      min_clips: int = 4) -> tuple[str, str]:
+    """A dataset kind and its spec (a table path, a typed folder, or ``synthetic:n=..,duration=..``).
 
-    Returns dicts ``{"name", "kind", "path", "tracks", "genres", "note"}`` for
-    the bundled feature table, the CSV tables and genre folders in the data
-    folder (and one level below it), the GTZAN development audio when present,
-    and the synthetic demo dataset (always available).
+    Widget keys are ``{key}_kind``, ``{key}_folder``, ``{key}_syn_n`` and
+    ``{key}_syn_dur``; ``captions`` (by kind) explain each choice.
     """
-    from genre_core.audio import SUPPORTED_EXTENSIONS
-    from genre_core.synthetic import SYNTHETIC_GENRES
-
-    out: list[dict] = []
-    seen: set[Path] = set()
-    table = config.default_feature_table()
-
-    def add_table(path: Path, note: str) -> None:
-        rp = path.resolve()
-        if rp in seen or not _allowed(path):
-            return
-        seen.add(rp)
-        try:
-            df = pd.read_csv(path, usecols=lambda c: c in ("filename", "label"))
-            tracks = len(df)
-            genres = int(df["label"].nunique()) if "label" in df else None
-        except Exception:  # noqa: BLE001 - listed with a note, opened properly elsewhere
-            tracks = genres = None
-            note = "not a readable feature table"
-        out.append({"name": path.name, "kind": "feature table", "path": str(path), "tracks": tracks,
-                    "genres": genres, "note": note})
-
-    def add_folder(path: Path, note: str) -> None:
-        rp = path.resolve()
-        if rp in seen or not _allowed(path):
-            return
-        genres, files = _has_genre_folders(path, SUPPORTED_EXTENSIONS)
-        if genres:
-            seen.add(rp)
-            out.append({"name": path.name, "kind": "audio folder", "path": str(path), "tracks": files,
-                        "genres": genres, "note": note})
-
-    if table.is_file():
-        add_table(table, "bundled: GTZAN's public 30 s feature table")
-    data = config.data_dir()
-    if data.is_dir():
-        for csv in sorted(data.glob("*.csv")):
-            add_table(csv, "in the data folder")
-        add_folder(data, "the data folder itself")
-        for sub in sorted(p for p in data.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            add_folder(sub, "in the data folder")
-    gtzan = config.gtzan_dir() / "audio"
-    if gtzan.is_dir():
-        add_folder(gtzan, "GTZAN development audio (GENRE_GTZAN_DIR)")
-    out.append({"name": "synthetic", "kind": "synthetic", "path": "synthetic", "tracks": None,
-                "genres": len(SYNTHETIC_GENRES),
-                "note": "made on the fly: " + ", ".join(SYNTHETIC_GENRES) + " (not real music)"})
-    return out
-
+    captions = dict(captions or {})
+    kind = st.radio("Dataset", list(DATASET_KINDS), format_func=DATASET_KINDS.get, horizontal=True,
+                    key=f"{key}_kind", label_visibility="collapsed")
+    if kind == "table":
+        spec = str(config.default_feature_table())
+    elif kind == "audio":
+        gtzan = config.gtzan_dir() / "audio"
+        spec = st.text_input(folder_label, value=str(gtzan if gtzan.is_dir() else config.data_dir()),
+                             key=f"{key}_folder", help=folder_help)
+    else:
+        c1, c2 = st.columns(2)
+        n = c1.slider("Clips per genre", min_clips, 40, 12, key=f"{key}_syn_n")
+        dur = c2.slider("Seconds per clip", 3, 30, 6, key=f"{key}_syn_dur")
+        spec = f"synthetic:n={n},duration={dur}"
+    if captions.get(kind):
+        st.caption(captions[kind])
+    return kind, spec
 
 __all__ = [
-    "APP_NAME", "LOCATION_ENV", "PAGES", "REPO_ROOT", "advice_for", "complete_runs",
-    "debug_mode", "default_run_ids", "discover_datasets", "flagged_runs_frame", "fmt_clock",
-    "fmt_seconds", "headline", "leaderboard_frame", "list_runs_safe", "load_run_cached", "location_settings_ui",
+    "DATASET_KINDS", "dataset_picker_ui", "APP_NAME", "LOCATION_ENV", "PAGES", "REPO_ROOT", "advice_for", "complete_runs",
+    "debug_mode", "default_run_ids", "fmt_clock",
+    "fmt_seconds", "list_runs_safe", "load_run_cached", "location_settings_ui",
     "location_source", "page_links", "run_key", "run_label", "run_page", "session_locations", "set_location",
     "setup_page", "show_error",
 ]
