@@ -39,7 +39,7 @@ import numpy as np
 
 from .config import SAMPLE_RATE
 
-__all__ = ["SYNTHETIC_GENRES", "synth_genre_clip", "write_synthetic_dataset"]
+__all__ = ["SYNTHETIC_GENRES", "synth_genre_clip", "synthetic_medley", "write_synthetic_dataset"]
 
 #: The synthetic genres, in a fixed order.
 SYNTHETIC_GENRES: tuple[str, ...] = ("drone", "pulse", "chords", "sweep")
@@ -235,6 +235,14 @@ def synth_genre_clip(genre: str, *, duration: float = 6.0, sr: int = SAMPLE_RATE
     y = y + rng.uniform(0.002, 0.02) * rng.standard_normal(n)  # noise floor
     y = y / max(np.max(np.abs(y)), 1e-9) * rng.uniform(0.3, 0.9)
     return y.astype(np.float32)
+
+
+def synthetic_medley(*, part: float = 6.0, sr: int = 22050, seed: int = 7) -> np.ndarray:
+    """Every synthetic genre in turn, ``part`` seconds each (float32 mono, peak-normalised to 0.8)."""
+    parts = [synth_genre_clip(g, duration=part, sr=sr, seed=seed + i) for i, g in enumerate(SYNTHETIC_GENRES)]
+    y = np.concatenate(parts).astype(np.float32)
+    peak = float(np.max(np.abs(y))) or 1.0
+    return (0.8 * y / peak).astype(np.float32)
 
 
 def write_synthetic_dataset(

@@ -14,25 +14,19 @@ files follow genre_core's policy: each run analyses at most
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from genre_core import config, predict  # noqa: E402
-from genre_core.audio import SUPPORTED_EXTENSIONS, load_audio  # noqa: E402
-from genre_core.errors import GenreLabError  # noqa: E402
-from pages.components import predict_charts as charts  # noqa: E402
-from pages.components.common import (  # noqa: E402
+from genre_core import config, predict
+from genre_core.audio import SUPPORTED_EXTENSIONS, load_audio
+from genre_core.errors import GenreLabError
+from pages.components import predict_charts as charts
+from pages.components.common import (
     complete_runs,
     default_run_ids,
     fmt_clock,
@@ -45,7 +39,7 @@ from pages.components.common import (  # noqa: E402
     setup_page,
     show_error,
 )
-from pages.components.examples import list_examples, mime_for  # noqa: E402
+from pages.components.examples import list_examples, mime_for
 
 #: Largest upload accepted (MB); also ``server.maxUploadSize`` in .streamlit/config.toml.
 MAX_UPLOAD_MB = 200

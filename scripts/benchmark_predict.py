@@ -45,8 +45,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 RUNS = ["shipped/linear-musicnn", "shipped/mlp-gtzan57", "shipped/xgb-mfcc", "shipped/cnn-logmel",
         "shipped/ensemble-vote"]

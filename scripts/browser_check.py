@@ -200,10 +200,9 @@ def shoot(page, ctx: Context, name: str, *, max_height: int = 9000) -> Path:
 
 
 def _synth_mp3(path: Path, seconds: float = 24.0) -> Path:
-    sys.path.insert(0, str(REPO))
     import soundfile as sf
 
-    from pages.components.examples import synthetic_medley
+    from genre_core.synthetic import synthetic_medley
 
     y = synthetic_medley(part=seconds / 4.0, sr=22050)
     buf = io.BytesIO()
@@ -324,15 +323,16 @@ PAGE_ACTIONS: dict[str, Callable] = {"Predict": check_predict}
 
 
 def _prepare_temp_models(tmp: Path) -> Path:
-    sys.path.insert(0, str(REPO))
-    sys.path.insert(0, str(REPO / "tests"))
-    from app_fixtures import build_app_models
-
-    from genre_core.synthetic import write_synthetic_dataset
-
-    data = write_synthetic_dataset(tmp / "synthetic", genres=("drone", "pulse", "chords"), n_per_genre=6,
-                                   duration=4.0, seed=0)
-    return build_app_models(tmp / "models", data)
+    """Tiny runs trained into ``tmp/models`` by the tests' fixture builder (in a child process whose
+    ``PYTHONPATH`` holds ``tests/``, so this script never edits ``sys.path``)."""
+    code = ("import sys; from pathlib import Path; from app_fixtures import build_app_models; "
+            "from genre_core.synthetic import write_synthetic_dataset; tmp = Path(sys.argv[1]); "
+            "data = write_synthetic_dataset(tmp / 'synthetic', genres=('drone', 'pulse', 'chords'), n_per_genre=6, "
+            "duration=4.0, seed=0); print(build_app_models(tmp / 'models', data))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "tests"), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp)], cwd=REPO, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return Path(out.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,22 +46,14 @@ def _wav_bytes(y: np.ndarray, sr: int) -> bytes:
     return buf.getvalue()
 
 
-def synthetic_medley(*, part: float = 6.0, sr: int = 22050, seed: int = 7) -> np.ndarray:
-    """Every synthetic genre in turn, ``part`` seconds each (float32 mono, peak-normalised to 0.8)."""
-    from genre_core.synthetic import SYNTHETIC_GENRES, synth_genre_clip
-
-    parts = [synth_genre_clip(g, duration=part, sr=sr, seed=seed + i) for i, g in enumerate(SYNTHETIC_GENRES)]
-    y = np.concatenate(parts).astype(np.float32)
-    peak = float(np.max(np.abs(y))) or 1.0
-    return (0.8 * y / peak).astype(np.float32)
-
-
 def _synthetic_maker(genre: str | None, duration: float, name: str) -> Callable[[], tuple[bytes, str, str]]:
     def make() -> tuple[bytes, str, str]:
         from genre_core.config import SAMPLE_RATE
         from genre_core.synthetic import synth_genre_clip
 
         if genre is None:
+            from genre_core.synthetic import synthetic_medley
+
             y = synthetic_medley(sr=SAMPLE_RATE)
         else:
             y = synth_genre_clip(genre, duration=duration, sr=SAMPLE_RATE, seed=11)
@@ -129,4 +121,4 @@ def _gtzan_examples() -> list[ExampleClip]:
     return out
 
 
-__all__ = ["ExampleClip", "list_examples", "mime_for", "synthetic_medley"]
+__all__ = ["ExampleClip", "list_examples", "mime_for"]
