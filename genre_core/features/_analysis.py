@@ -29,7 +29,7 @@ import librosa
 import numpy as np
 import scipy.fft
 
-from . import _fast
+from . import _fast, _fast_hpss
 
 __all__ = ["WindowAnalysis", "estimate_tuning_fast", "tempo_fast"]
 
@@ -214,7 +214,7 @@ class WindowAnalysis:
     @cached_property
     def hpss(self) -> tuple[np.ndarray, np.ndarray]:
         """``librosa.effects.hpss(y)`` waveforms (exact medians, fast masks and inverse STFT)."""
-        return _fast.hpss_waveforms(self.y, self.D, n_fft=self.n_fft, hop_length=self.hop_length,
+        return _fast_hpss.hpss_waveforms(self.y, self.D, n_fft=self.n_fft, hop_length=self.hop_length,
                                     S=self.mag)
 
     @cached_property
