@@ -134,24 +134,37 @@ class AudioInfo:
 
 # --------------------------------------------------------------------------- sources
 
+#: (leading bytes, what such content is) of common files that are not audio.
+_NOT_AUDIO_MAGIC = (
+    ((b"\x89PNG",), "a PNG image"),
+    ((b"\xff\xd8\xff",), "a JPEG image"),
+    ((b"GIF87a", b"GIF89a"), "a GIF image"),
+    ((b"%PDF",), "a PDF document"),
+    ((b"PK\x03\x04", b"PK\x05\x06"), "a zip archive"),
+    ((b"\x1f\x8b",), "a gzip archive"),
+    ((b"Rar!",), "a RAR archive"),
+    ((b"7z\xbc\xaf",), "a 7-zip archive"),
+)
+#: (leading bytes, what such content is) of audio formats libsndfile cannot decode.
+_UNSUPPORTED_AUDIO_MAGIC = (
+    ((b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",), "a WMA/ASF file"),
+    ((b"\x1a\x45\xdf\xa3",), "a WebM/Matroska file"),
+    ((b"MThd",), "a MIDI file (notes, not recorded audio)"),
+    ((b"#!AMR",), "an AMR file"),
+    ((b"MAC ",), "a Monkey's Audio file"),
+    ((b"wvpk",), "a WavPack file"),
+)
+
+
+def _magic(head: bytes, table) -> str | None:
+    return next((what for prefixes, what in table if head.startswith(prefixes)), None)
+
+
 def _describe_content(head: bytes) -> str | None:
     """A human name for common non-audio or unsupported content, from its first bytes."""
-    if head.startswith(b"\x89PNG"):
-        return "a PNG image"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "a JPEG image"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "a GIF image"
-    if head.startswith(b"%PDF"):
-        return "a PDF document"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "a zip archive"
-    if head.startswith(b"\x1f\x8b"):
-        return "a gzip archive"
-    if head.startswith(b"Rar!"):
-        return "a RAR archive"
-    if head.startswith(b"7z\xbc\xaf"):
-        return "a 7-zip archive"
+    known = _magic(head, _NOT_AUDIO_MAGIC)
+    if known:
+        return known
     lowered = head[:512].lstrip().lower()
     if lowered.startswith((b"<!doctype html", b"<html")):
         return "an HTML page"
@@ -171,24 +184,15 @@ def _describe_unsupported(head: bytes) -> str | None:
     """Name a real audio/media format that libsndfile cannot decode, if ``head`` is one."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return "an MP4/M4A (AAC or ALAC) file"
-    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
-        return "a WMA/ASF file"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "a WebM/Matroska file"
-    if head.startswith(b"MThd"):
-        return "a MIDI file (notes, not recorded audio)"
+    known = _magic(head, _UNSUPPORTED_AUDIO_MAGIC)
+    if known:
+        return known
     if head.startswith(b"OggS") and b"Speex" in head[:128]:
         return "an Ogg/Speex file"
     if head.startswith((b"fLaC", b"RIFF", b"OggS", b"ID3")):
         return None
     if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:
         return "an ADTS AAC stream"
-    if head.startswith(b"#!AMR"):
-        return "an AMR file"
-    if head.startswith(b"MAC "):
-        return "a Monkey's Audio file"
-    if head.startswith(b"wvpk"):
-        return "a WavPack file"
     return None
 
 
