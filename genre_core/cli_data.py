@@ -186,7 +186,6 @@ def cmd_features(args) -> int:
 
     from .features import get_feature_set
     from .inputs import InputSpec
-    from .extraction import compute_dataset_inputs
 
     _check_seconds(args.segment, "--segment")
     _check_seconds(args.hop, "--hop")
@@ -198,13 +197,8 @@ def cmd_features(args) -> int:
     params = _parse_params(args.param)
     fs = get_feature_set(args.feature_set, **params)
     spec = InputSpec("features", args.feature_set, fs.params, window=args.segment, hop=args.hop)
-    ds = _audio_dataset(args)
     t0 = time.monotonic()
-    inputs, failures = compute_dataset_inputs(ds.tracks, spec, n_jobs=args.jobs, use_cache=not args.no_cache,
-                                              progress=ProgressPrinter(args.quiet, tty_only=True))
-    _report_failures(failures, args.quiet)
-    if not inputs:
-        raise DatasetError(f"No track of {ds.name} could be used; nothing written.")
+    ds, inputs, failures = _dataset_inputs(args, spec)
     by_id = ds.by_id()
     frames = []
     for tid, ti in inputs.items():
@@ -220,13 +214,25 @@ def cmd_features(args) -> int:
     return 0
 
 
+def _dataset_inputs(args, spec):
+    """``(dataset, inputs, failures)`` of the command's audio dataset for ``spec``; failures reported."""
+    from .extraction import compute_dataset_inputs
+
+    ds = _audio_dataset(args)
+    inputs, failures = compute_dataset_inputs(ds.tracks, spec, n_jobs=args.jobs, use_cache=not args.no_cache,
+                                              progress=ProgressPrinter(args.quiet, tty_only=True))
+    _report_failures(failures, args.quiet)
+    if not inputs:
+        raise DatasetError(f"No track of {ds.name} could be used; nothing written.")
+    return ds, inputs, failures
+
+
 def cmd_spectrograms(args) -> int:
     """``spectrograms``: write log-mel windows per track plus an index."""
     import numpy as np
     import pandas as pd
 
     from .inputs import InputSpec
-    from .extraction import compute_dataset_inputs
 
     _check_seconds(args.segment, "--segment")
     _check_seconds(args.hop, "--hop")
@@ -238,13 +244,8 @@ def cmd_spectrograms(args) -> int:
         raise GenreLabError(f"--out {out} exists and is not a folder.")
     spec = InputSpec("logmel", None, {"n_mels": args.n_mels, "n_fft": args.n_fft, "hop_length": args.hop_length},
                      window=args.segment, hop=args.hop)
-    ds = _audio_dataset(args)
     t0 = time.monotonic()
-    inputs, failures = compute_dataset_inputs(ds.tracks, spec, n_jobs=args.jobs, use_cache=not args.no_cache,
-                                              progress=ProgressPrinter(args.quiet, tty_only=True))
-    _report_failures(failures, args.quiet)
-    if not inputs:
-        raise DatasetError(f"No track of {ds.name} could be used; nothing written.")
+    ds, inputs, failures = _dataset_inputs(args, spec)
     by_id = ds.by_id()
     rows = []
     for tid, ti in inputs.items():
