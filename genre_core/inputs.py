@@ -22,20 +22,20 @@ feature table); otherwise windows follow :func:`genre_core.segment.segment`.
 
 Example
 -------
->>> spec = InputSpec(kind="features", feature_set="gtzan57", params={}, window=3.0)
->>> ds = open_dataset("synthetic")                                  # doctest: +SKIP
->>> inputs, failures = compute_dataset_inputs(ds.tracks, spec)      # doctest: +SKIP
->>> inputs["drone/drone.00000"].X.shape                             # doctest: +SKIP
-(2, 57)
+>>> import numpy as np
+>>> spec = InputSpec(kind="features", feature_set="mfcc_stats", params={"n_mfcc": 8}, window=1.0)
+>>> y = (0.1 * np.sin(2 * np.pi * 440 * np.arange(3 * 22050) / 22050)).astype(np.float32)
+>>> compute_track_input(y, 22050, spec).X.shape
+(3, 16)
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 import inspect
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Mapping

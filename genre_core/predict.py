@@ -469,29 +469,21 @@ def _iter_predictions(runs, audios, *, max_windows, parallel, progress) -> Itera
     events: "queue.Queue[tuple]" = queue.Queue()
     stop = threading.Event()
 
-    def inputs_worker() -> None:
-        for key in spec_order:
+    def worker(kind: str, order: Sequence, work: Callable) -> None:
+        for key in order:
             if stop.is_set():
                 return
             try:
-                events.put(("input", key, compute(key), None))
+                events.put((kind, key, work(key), None))
             except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
-                events.put(("input", key, None, err))
+                events.put((kind, key, None, err))
                 return
 
-    def models_worker() -> None:
-        for rid in load_order:
-            if stop.is_set():
-                return
-            try:
-                events.put(("model", rid, load(rid), None))
-            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
-                events.put(("model", rid, None, err))
-                return
-
-    threads = [threading.Thread(target=inputs_worker, name="genre-lab-inputs", daemon=True)]
+    threads = [threading.Thread(target=worker, args=("input", spec_order, compute), name="genre-lab-inputs",
+                                daemon=True)]
     if load_order:
-        threads.append(threading.Thread(target=models_worker, name="genre-lab-models", daemon=True))
+        threads.append(threading.Thread(target=worker, args=("model", load_order, load), name="genre-lab-models",
+                                        daemon=True))
     for th in threads:
         th.start()
     try:

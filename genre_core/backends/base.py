@@ -165,6 +165,8 @@ class GenreModel:
     input_kinds: ClassVar[tuple[str, ...]] = ("features",)
     #: Libraries whose versions go in the saved manifest.
     libraries: ClassVar[tuple[str, ...]] = ()
+    #: Keyword arguments of :func:`make_input_spec` for :meth:`default_input` (kind, feature set, window...).
+    default_input_spec: ClassVar[dict] = {}
     _estimator_type = "classifier"  # scikit-learn < 1.6
 
     def __init__(self, input_spec=None, **params):
@@ -199,8 +201,10 @@ class GenreModel:
 
     @classmethod
     def default_input(cls):
-        """The :class:`~genre_core.inputs.InputSpec` used when none is given."""
-        raise NotImplementedError
+        """The :class:`~genre_core.inputs.InputSpec` used when none is given (from :attr:`default_input_spec`)."""
+        if not cls.default_input_spec:
+            raise NotImplementedError(f"{cls.__name__} declares no default input")
+        return make_input_spec(**cls.default_input_spec)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

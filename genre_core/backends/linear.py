@@ -35,7 +35,6 @@ from .base import (
     Param,
     StandardScaler,
     check_cancel,
-    make_input_spec,
     register_backend,
     require_file,
     softmax,
@@ -51,11 +50,8 @@ class LinearModel(GenreModel):
     description = ("Logistic-regression head (L2) on a feature vector per window; default input: pretrained "
                    "musicnn embeddings on 3 s windows. Trains in seconds; the strongest choice on small datasets.")
     input_kinds = ("features",)
+    default_input_spec = {"kind": "features", "feature_set": "musicnn", "window": 3.0, "hop": 1.5}
     libraries = ("sklearn",)
-
-    @classmethod
-    def default_input(cls):
-        return make_input_spec("features", "musicnn", {}, window=3.0, hop=1.5)
 
     @classmethod
     def param_specs(cls) -> list[Param]:

@@ -35,7 +35,6 @@ from .base import (
     StandardScaler,
     check_cancel,
     iter_batches,
-    make_input_spec,
     n_threads,
     register_backend,
     require_file,
@@ -92,11 +91,8 @@ class MLPModel(GenreModel):
     description = ("PyTorch MLP on a feature vector per window (default: the 57 GTZAN features on 3 s "
                    "windows): batch norm, dropout, L2, Adam, class weights, early stopping, LR reduction.")
     input_kinds = ("features",)
+    default_input_spec = {"kind": "features", "feature_set": "gtzan57", "window": 3.0}
     libraries = ("torch",)
-
-    @classmethod
-    def default_input(cls):
-        return make_input_spec("features", "gtzan57", {}, window=3.0, hop=None)
 
     @classmethod
     def param_specs(cls) -> list[Param]:

@@ -32,7 +32,6 @@ from .base import (
     GenreModel,
     Param,
     finite_or_none,
-    make_input_spec,
     n_threads,
     normalise_rows,
     register_backend,
@@ -57,11 +56,8 @@ class XGBModel(GenreModel):
     description = ("xgboost gradient-boosted trees (hist) on a feature vector per window (default: MFCC "
                    "statistics on 3 s windows), early stopping on validation log loss, class weights.")
     input_kinds = ("features",)
+    default_input_spec = {"kind": "features", "feature_set": "mfcc_stats", "window": 3.0}
     libraries = ("xgboost",)
-
-    @classmethod
-    def default_input(cls):
-        return make_input_spec("features", "mfcc_stats", {}, window=3.0, hop=None)
 
     @classmethod
     def param_specs(cls) -> list[Param]:

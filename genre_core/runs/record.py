@@ -185,25 +185,25 @@ class Run:
     @property
     def tracks(self):
         """:meth:`track_predictions`, read once; an empty table when the run has none."""
-        if "tracks" not in self.tables:
-            try:
-                self.tables["tracks"] = self.track_predictions()
-            except RunError:
-                import pandas as pd
+        def empty():
+            import pandas as pd
 
-                self.tables["tracks"] = pd.DataFrame(columns=["track_id", "true", "predicted", "correct",
-                                                              "confidence"])
-        return self.tables["tracks"]
+            return pd.DataFrame(columns=["track_id", "true", "predicted", "correct", "confidence"])
+
+        return self._kept("tracks", self.track_predictions, empty)
 
     @property
     def segments(self):
         """:meth:`segment_predictions`, read once; ``None`` when the run has none (voting runs)."""
-        if "segments" not in self.tables:
+        return self._kept("segments", self.segment_predictions, lambda: None)
+
+    def _kept(self, key: str, read, missing):
+        if key not in self.tables:
             try:
-                self.tables["segments"] = self.segment_predictions()
+                self.tables[key] = read()
             except RunError:
-                self.tables["segments"] = None
-        return self.tables["segments"]
+                self.tables[key] = missing()
+        return self.tables[key]
 
     def track_correctness(self) -> dict[str, bool]:
         """``{track_id: predicted == true}`` on this run's test tracks (for McNemar; empty without tracks)."""
