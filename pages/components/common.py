@@ -42,8 +42,14 @@ import streamlit as st
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 from genre_core import config
+from genre_core.errors import (
+    AudioError,
+    DatasetError,
+    GenreLabError,
+    RunError,
+    TrainingCancelled,
+)
 from genre_core.leaderboard import headline
-from genre_core.errors import AudioError, DatasetError, GenreLabError, RunError, TrainingCancelled
 
 APP_NAME = "genre-lab"
 #: Environment variable per configurable location.
@@ -304,7 +310,10 @@ def preload_default_runs() -> threading.Thread | None:
     if os.environ.get("GENRE_PRELOAD", "1").strip() in ("0", "false", "no"):
         return None
     try:
-        from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+        from streamlit.runtime.scriptrunner import (
+            add_script_run_ctx,
+            get_script_run_ctx,
+        )
 
         ctx = get_script_run_ctx(suppress_warning=True)
     except ImportError:  # pragma: no cover - older Streamlit

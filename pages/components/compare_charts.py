@@ -27,6 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from pages.components.figures import empty_figure
 from pages.components.predict_charts import genre_colors
 
 _RUN_PALETTE = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F", "#EDC948", "#B07AA1", "#FF9DA7",
@@ -39,12 +40,7 @@ def run_colors(run_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _empty(message: str, height: int = 220) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 14, "color": "#666"})
-    fig.update_layout(height=height, xaxis={"visible": False}, yaxis={"visible": False},
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
-    return fig
+    return empty_figure(message, height=height, top=30)
 
 
 def _matrix_size(n: int) -> int:

@@ -18,18 +18,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from pages.components.figures import empty_figure
 from pages.components.predict_charts import genre_colors
 
 _PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def _empty(message: str, height: int = 220) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 14, "color": "#666"})
-    fig.update_layout(height=height, xaxis={"visible": False}, yaxis={"visible": False},
-                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return fig
+    return empty_figure(message, height=height)
 
 
 def genre_bar_figure(counts: pd.Series | Mapping[str, int], *, height: int = 300) -> go.Figure:

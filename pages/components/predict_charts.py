@@ -37,6 +37,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from genre_core.jsonio import dumps
+from pages.components.figures import empty_figure
 
 #: Ten well separated colours (Tableau 10), then Plotly's Alphabet palette.
 _PALETTE = (
@@ -85,12 +86,7 @@ def segment_hover_texts(pred, *, max_labels: int = 10) -> list[str]:
 
 
 def _empty_figure(message: str, *, height: int = 160) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_layout(**BASE_LAYOUT)
-    fig.update_layout(height=height, xaxis={"visible": False}, yaxis={"visible": False},
-                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return fig
+    return empty_figure(message, height=height, layout=BASE_LAYOUT)
 
 
 def _colorscale(name: str) -> list[list]:
