@@ -68,6 +68,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -327,6 +328,134 @@ def _predict(model, data) -> tuple[np.ndarray, float]:
 # --------------------------------------------------------------------------- train
 
 
+
+def _augmenter(ds, augment, n_augment: int, seed: int):
+    """The :class:`~genre_core.augment.Augmenter` for ``n_augment`` copies of training tracks (``None`` for 0)."""
+    if n_augment <= 0:
+        return None
+    if not ds.has_audio:
+        raise DatasetError(f"Augmentation needs audio; the feature table {ds.name} has none.")
+    from .augment import AugmentConfig, Augmenter
+
+    if isinstance(augment, AugmentConfig):
+        cfg = augment
+    elif isinstance(augment, Mapping):
+        cfg = AugmentConfig.from_dict(augment)
+    else:
+        cfg = AugmentConfig()
+    return Augmenter(cfg, seed=seed)
+
+
+@dataclass
+class _Fitted:
+    """What fitting every fold (or the one split) left: the last model, held-out predictions, per-fold figures."""
+
+    model: Any = None
+    oof: list = field(default_factory=list)  # (eval_data, proba, fold index, side)
+    fold_metrics: list = field(default_factory=list)
+    n_windows: dict = field(default_factory=dict)
+    t_train: float = 0.0
+    t_infer: float = 0.0
+
+
+def _cross_fit(model_cls, spec, params, splits, inputs, label_of, labels, *, n_augment: int, rep: Reporter,
+               should_stop, cross_validated: bool) -> _Fitted:
+    """Fit one model per split (early stopping on its validation tracks) and predict its held-out tracks."""
+    from .splits import check_no_leak
+
+    out = _Fitted()
+    for i, sp in enumerate(splits):
+        if cross_validated:
+            rep.extra = {"fold": i + 1, "folds": len(splits)}
+        aug_items = [f"{t}#aug{j}" for t in sp.train for j in range(1, n_augment + 1)]
+        train_items = list(sp.train) + [a for a in aug_items if a in inputs]
+        check_no_leak(sp, segment_track_ids={"train": [x for x in train_items if x in inputs],
+                                             "valid": [x for x in sp.valid if x in inputs],
+                                             "test": [x for x in sp.test if x in inputs]})
+        train_data = stack_windows(inputs, train_items, label_of)
+        if train_data is None:
+            raise DatasetError("No training windows: every training track failed or is empty.")
+        valid_data = stack_windows(inputs, sp.valid, label_of)
+        out.n_windows = {"train": len(train_data["X"]), "valid": 0 if valid_data is None else len(valid_data["X"]),
+                         "train_augmented": sum(1 for x in train_data["items"] if "#" in x)}
+        rep.check("before training")
+        out.model, dt = _fit(model_cls, spec, params, train_data, valid_data, labels, rep, should_stop)
+        out.t_train += dt
+        rep.check("after training")
+        eval_side, eval_data = "test", stack_windows(inputs, sp.test, label_of)
+        if eval_data is None:
+            eval_side, eval_data = "valid", valid_data
+        rep.stage("evaluating", 0, 1)
+        if eval_data is None:
+            continue
+        proba, dt = _predict(out.model, eval_data)
+        out.t_infer += dt
+        out.oof.append((eval_data, proba, i, eval_side))
+        if cross_validated:
+            m = evaluate_predictions(proba, eval_data["groups"], {t: label_of[t] for t in set(eval_data["groups"])},
+                                     labels)
+            out.fold_metrics.append({"fold": i + 1, "n_tracks": m["n_tracks"], "track_accuracy": m["track_accuracy"],
+                                     "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"],
+                                     "segment_accuracy": m["segment_accuracy"], "best_epoch": out.model.best_epoch_,
+                                     "epochs_run": len(out.model.history),
+                                     "chosen": dict(getattr(out.model, "chosen_params_", {}) or {})})
+    rep.extra = {}
+    rep.stage("evaluating", 1, 1)
+    return out
+
+
+def _refit(model_cls, spec, params, folds, fold_metrics, inputs, label_of, labels, *, n_augment: int,
+           rep: Reporter, should_stop) -> tuple:
+    """``(model, refit record, seconds)``: one model on every track of the folds, trained with what the folds
+    chose on their validation tracks (median best epoch / boosting round, C)."""
+    overrides = refit_overrides(model_cls, [f["best_epoch"] for f in fold_metrics],
+                                [f.get("chosen") or {} for f in fold_metrics])
+    all_ids = sorted({t for f in folds for t in (*f.train, *f.valid, *f.test)} & set(inputs))
+    aug_all = [f"{t}#aug{j}" for t in all_ids for j in range(1, n_augment + 1)]
+    everything = stack_windows(inputs, all_ids + [a for a in aug_all if a in inputs], label_of)
+    rep.extra = {"refit": True}
+    model, dt = _fit(model_cls, spec, {**params, **overrides}, everything, None, labels, rep, should_stop)
+    rep.extra = {}
+    record = {"n_tracks": len(all_ids), "overrides": overrides,
+              "chosen_from": "median over the folds of what each chose on its validation tracks "
+                             "(best epoch / boosting round, C)"}
+    return model, record, dt
+
+
+def _pooled_metrics(oof, label_of, labels, folds, fold_metrics, group, refit_record, notes: list) -> tuple:
+    """``(metrics, tracks table, segments table)`` of the pooled held-out predictions; appends to ``notes``."""
+    if not oof:
+        notes.append("No held-out tracks (test and validation are empty): nothing was evaluated.")
+        return {"evaluated_on": None, "labels": labels}, None, None
+    proba = np.concatenate([p for _, p, _, _ in oof])
+    groups = np.concatenate([d["groups"] for d, _, _, _ in oof])
+    starts = np.concatenate([d["starts"] for d, _, _, _ in oof])
+    ends = np.concatenate([d["ends"] for d, _, _, _ in oof])
+    truth = {t: label_of[t] for t in set(groups.tolist())}
+    metrics = evaluate_predictions(proba, groups, truth, labels)
+    tracks_df, segments_df = prediction_tables(proba, groups, truth, labels, starts=starts, ends=ends)
+    if not folds:
+        metrics["evaluated_on"] = oof[0][3]
+        if oof[0][3] == "valid":
+            notes.append("The test side of this split is empty, so the run is evaluated on its validation tracks "
+                         "(which also steered early stopping: mildly optimistic).")
+        return metrics, tracks_df, segments_df
+    fold_of = {t: f + 1 for d, _, f, _ in oof for t in d["groups"]}
+    tracks_df.insert(1, "fold", [fold_of[t] for t in tracks_df["track_id"]])
+    metrics["evaluated_on"] = "kfold"
+    metrics["folds"] = fold_metrics
+    metrics.update(fold_spread(fold_metrics))
+    metrics["cv"] = {"k": len(folds), "group": group, "refit": bool(refit_record)}
+    kept = (f"the saved model was refit on all {refit_record['n_tracks']} tracks "
+            f"({', '.join(f'{k_}={v}' for k_, v in refit_record['overrides'].items()) or 'same settings'}"
+            f"); the figures are its cross-validated estimates" if refit_record
+            else "the saved model is the last fold's")
+    notes.append(f"{len(folds)}-fold cross-validation grouped by {group}: metrics pool the out-of-fold "
+                 f"predictions of {len(folds)} models (every track tested once), with mean ± std over folds; "
+                 f"{kept}.")
+    return metrics, tracks_df, segments_df
+
+
 def train(
     dataset,
     backend: str = DEFAULTS.backend,
@@ -445,19 +574,7 @@ def train(
             raise DatasetError(f"Dataset {ds.name!r} has no usable tracks.")
         spec = resolve_input_spec(model_cls, input_spec, ds)
         model_cls(spec, **params)  # the backend accepts this input kind
-        augmenter = None
-        if n_augment > 0:
-            if not ds.has_audio:
-                raise DatasetError(f"Augmentation needs audio; the feature table {ds.name} has none.")
-            from .augment import AugmentConfig, Augmenter
-
-            if isinstance(augment, AugmentConfig):
-                cfg = augment
-            elif isinstance(augment, Mapping):
-                cfg = AugmentConfig.from_dict(augment)
-            else:
-                cfg = AugmentConfig()
-            augmenter = Augmenter(cfg, seed=seed)
+        augmenter = _augmenter(ds, augment, n_augment, seed)
         rep.stage("splitting")
         if refit and split != "kfold":
             raise GenreLabError("refit needs --split kfold: the folds' out-of-fold predictions give the "
@@ -500,102 +617,22 @@ def train(
                          f"(e.g. {failures[0][0]}: {failures[0][1]}).")
         record["failures"] = [list(f) for f in failures]
 
-        # ---- fit + evaluate
-        t_train = t_infer = 0.0
-        oof = []  # (eval_data, proba, fold)
-        fold_metrics = []
-        model = None
-        for i, sp in enumerate(folds or [main_split]):
-            if folds:
-                rep.extra = {"fold": i + 1, "folds": len(folds)}
-            aug_items = [f"{t}#aug{j}" for t in sp.train for j in range(1, n_augment + 1)] if augmenter else []
-            train_items = list(sp.train) + [a for a in aug_items if a in inputs]
-            from .splits import check_no_leak
-
-            check_no_leak(sp, segment_track_ids={"train": [x for x in train_items if x in inputs],
-                                                 "valid": [x for x in sp.valid if x in inputs],
-                                                 "test": [x for x in sp.test if x in inputs]})
-            train_data = stack_windows(inputs, train_items, label_of)
-            if train_data is None:
-                raise DatasetError("No training windows: every training track failed or is empty.")
-            valid_data = stack_windows(inputs, sp.valid, label_of)
-            n_windows = {"train": len(train_data["X"]), "valid": 0 if valid_data is None else len(valid_data["X"]),
-                         "train_augmented": sum(1 for x in train_data["items"] if "#" in x)}
-            rep.check("before training")
-            model, dt = _fit(model_cls, spec, params, train_data, valid_data, labels, rep, should_stop)
-            t_train += dt
-            rep.check("after training")
-            eval_side, eval_data = "test", stack_windows(inputs, sp.test, label_of)
-            if eval_data is None:
-                eval_side, eval_data = "valid", valid_data
-            rep.stage("evaluating", 0, 1)
-            if eval_data is not None:
-                proba, dt = _predict(model, eval_data)
-                t_infer += dt
-                oof.append((eval_data, proba, i, eval_side))
-                if folds:
-                    m = evaluate_predictions(proba, eval_data["groups"], {t: label_of[t] for t in
-                                                                          set(eval_data["groups"])}, labels)
-                    fold_metrics.append({"fold": i + 1, "n_tracks": m["n_tracks"],
-                                         "track_accuracy": m["track_accuracy"],
-                                         "balanced_accuracy": m["balanced_accuracy"],
-                                         "macro_f1": m["macro_f1"], "segment_accuracy": m["segment_accuracy"],
-                                         "best_epoch": model.best_epoch_, "epochs_run": len(model.history),
-                                         "chosen": dict(getattr(model, "chosen_params_", {}) or {})})
-        rep.extra = {}
-        rep.stage("evaluating", 1, 1)
+        # ---- fit + evaluate, fold by fold
+        fitted = _cross_fit(model_cls, spec, params, folds or [main_split], inputs, label_of, labels,
+                            n_augment=n_augment if augmenter else 0, rep=rep, should_stop=should_stop,
+                            cross_validated=bool(folds))
+        model, oof, fold_metrics, n_windows = fitted.model, fitted.oof, fitted.fold_metrics, fitted.n_windows
+        t_train, t_infer = fitted.t_train, fitted.t_infer
         refit_record = None
-        if folds and refit:
-            overrides = refit_overrides(model_cls, [f["best_epoch"] for f in fold_metrics],
-                                        [f.get("chosen") or {} for f in fold_metrics])
-            all_ids = sorted({t for f in folds for t in (*f.train, *f.valid, *f.test)} & set(inputs))
-            aug_all = [f"{t}#aug{j}" for t in all_ids for j in range(1, n_augment + 1)] if augmenter else []
-            everything = stack_windows(inputs, all_ids + [a for a in aug_all if a in inputs], label_of)
-            rep.extra = {"refit": True}
-            model, dt = _fit(model_cls, spec, {**params, **overrides}, everything, None, labels, rep, should_stop)
-            rep.extra = {}
+        if folds and refit:  # ---- the saved model: fit on every track, as long as the folds chose
+            model, refit_record, dt = _refit(model_cls, spec, params, folds, fold_metrics, inputs, label_of,
+                                             labels, n_augment=n_augment if augmenter else 0, rep=rep,
+                                             should_stop=should_stop)
             t_train += dt
-            refit_record = {"n_tracks": len(all_ids), "overrides": overrides,
-                            "chosen_from": "median over the folds of what each chose on its validation tracks "
-                                           "(best epoch / boosting round, C)"}
 
-        # ---- metrics
-        metrics: dict[str, Any] = {}
-        tracks_df = segments_df = None
-        if oof:
-            proba = np.concatenate([p for _, p, _, _ in oof])
-            groups = np.concatenate([d["groups"] for d, _, _, _ in oof])
-            starts = np.concatenate([d["starts"] for d, _, _, _ in oof])
-            ends = np.concatenate([d["ends"] for d, _, _, _ in oof])
-            truth = {t: label_of[t] for t in set(groups.tolist())}
-            metrics = evaluate_predictions(proba, groups, truth, labels)
-            tracks_df, segments_df = prediction_tables(proba, groups, truth, labels, starts=starts, ends=ends)
-            if folds:
-                fold_of = {t: f + 1 for d, _, f, _ in oof for t in d["groups"]}
-                tracks_df.insert(1, "fold", [fold_of[t] for t in tracks_df["track_id"]])
-                metrics["evaluated_on"] = "kfold"
-                metrics["folds"] = fold_metrics
-                metrics.update(fold_spread(fold_metrics))
-                metrics["cv"] = {"k": len(folds), "group": group, "refit": bool(refit_record)}
-                kept = (f"the saved model was refit on all {refit_record['n_tracks']} tracks "
-                        f"({', '.join(f'{k_}={v}' for k_, v in refit_record['overrides'].items()) or 'same settings'}"
-                        f"); the figures are its cross-validated estimates" if refit_record
-                        else "the saved model is the last fold's")
-                notes.append(
-                    f"{len(folds)}-fold cross-validation grouped by {group}: metrics pool the out-of-fold "
-                    f"predictions of {len(folds)} models (every track tested once), with mean ± std over folds; "
-                    f"{kept}."
-                )
-            else:
-                metrics["evaluated_on"] = oof[0][3]
-                if oof[0][3] == "valid":
-                    notes.append(
-                        "The test side of this split is empty, so the run is evaluated on its validation tracks "
-                        "(which also steered early stopping: mildly optimistic)."
-                    )
-        else:
-            metrics = {"evaluated_on": None, "labels": labels}
-            notes.append("No held-out tracks (test and validation are empty): nothing was evaluated.")
+        # ---- metrics on the held-out (out-of-fold) predictions
+        metrics, tracks_df, segments_df = _pooled_metrics(oof, label_of, labels, folds, fold_metrics, group,
+                                                          refit_record, notes)
         n_eval = metrics.get("n_tracks") or 0
 
         # ---- save
