@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import metric_value
 from app_fixtures import (  # noqa: F401 - fixtures
     COMPLETE_RUNS,
     CRASHED_RUN,
@@ -20,11 +21,6 @@ from app_fixtures import (  # noqa: F401 - fixtures
 HOME = "Home.py"
 
 
-def _metric(at, label: str) -> str:
-    for m in at.metric:
-        if m.label == label:
-            return str(m.value)
-    raise AssertionError(f"no metric {label!r} in {[m.label for m in at.metric]}")
 
 
 def _frames(at):
@@ -36,7 +32,7 @@ def test_home_fresh_clone_without_runs(empty_env):
     at.run()
     assert not at.exception
     assert not at.error
-    assert _metric(at, "Trained runs ready") == "0"
+    assert metric_value(at, "Trained runs ready") == "0"
     info = " ".join(texts(at.info))
     assert "No trained model is ready" in info
     assert "python -m genre_core train" in info
@@ -55,8 +51,8 @@ def test_home_lists_runs_leaderboard_and_flags(app_env):
     at.run()
     assert not at.exception
     assert not at.error
-    assert _metric(at, "Trained runs ready") == str(len(COMPLETE_RUNS))
-    assert _metric(at, "Runs needing attention") == "2"
+    assert metric_value(at, "Trained runs ready") == str(len(COMPLETE_RUNS))
+    assert metric_value(at, "Runs needing attention") == "2"
     # one table per group of comparable runs (same data and protocol), best first within each
     boards = [df for df in _frames(at) if "track acc." in df.columns]
     assert len(boards) >= 2
@@ -82,13 +78,13 @@ def test_home_lists_runs_leaderboard_and_flags(app_env):
 def test_home_models_folder_setting(empty_env, app_models, monkeypatch):
     at = new_app(HOME)
     at.run()
-    assert _metric(at, "Trained runs ready") == "0"
+    assert metric_value(at, "Trained runs ready") == "0"
     models_input = next(t for t in at.text_input if t.label.startswith("Models folder"))
     models_input.set_value(str(app_models))
     next(b for b in at.button if b.label == "Apply").click()
     at.run()
     assert not at.exception
-    assert _metric(at, "Trained runs ready") == str(len(COMPLETE_RUNS))
+    assert metric_value(at, "Trained runs ready") == str(len(COMPLETE_RUNS))
     assert next(t for t in at.text_input if t.label.startswith("Models folder")).label.endswith("(set on this page)")
     # a data folder that does not exist is refused with an error, not a traceback
     data_input = next(t for t in at.text_input if t.label.startswith("Data folder"))
@@ -101,7 +97,7 @@ def test_home_models_folder_setting(empty_env, app_models, monkeypatch):
     next(b for b in at.button if b.label == "Reset to defaults").click()
     at.run()
     assert not at.exception
-    assert _metric(at, "Trained runs ready") == "0"
+    assert metric_value(at, "Trained runs ready") == "0"
     assert next(t for t in at.text_input if t.label.startswith("Models folder")).label.endswith("($GENRE_MODELS_DIR)")
 
 

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import count_calls
 
 from app_fixtures import (  # noqa: F401 - fixtures
     COMPLETE_RUNS,
@@ -189,14 +190,7 @@ def test_example_clip_is_labelled_synthetic_and_predicted(app_env):
 def test_choosing_a_segment_reuses_the_cached_prediction(app_env, monkeypatch):
     import genre_core.predict as predict_mod
 
-    calls = []
-    real = predict_mod.predict_audio
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(predict_mod, "predict_audio", counting)
+    calls = count_calls(monkeypatch, predict_mod, "predict_audio")
     at = new_app(PREDICT)
     at.run()
     _upload(at, "cached.wav", wav_bytes("pulse", duration=9.5, seed=21))

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from helpers import metric_value
 from app_fixtures import (  # noqa: F401 - fixtures
     COMPLETE_RUNS,
     app_models,
@@ -23,8 +24,6 @@ from genre_core import config
 HOME = "Home.py"
 
 
-def _metric(at, label: str) -> str:
-    return next(str(m.value) for m in at.metric if m.label == label)
 
 
 def _sidebar_text(at) -> str:
@@ -38,13 +37,13 @@ def test_settings_stay_in_their_session(empty_env, app_models):
     next(b for b in first.button if b.label == "Apply").click()
     first.run()
     assert not first.exception and not first.error
-    assert _metric(first, "Trained runs ready") == str(len(COMPLETE_RUNS))
+    assert metric_value(first, "Trained runs ready") == str(len(COMPLETE_RUNS))
 
     # a second browser session on the same server still sees the server's (empty) models folder
     second = new_app(HOME)
     second.run()
     assert not second.exception
-    assert _metric(second, "Trained runs ready") == "0"
+    assert metric_value(second, "Trained runs ready") == "0"
     train = new_app("pages/2_Train.py")
     train.run()
     assert not train.exception
@@ -54,7 +53,7 @@ def test_settings_stay_in_their_session(empty_env, app_models):
     assert config.models_dir() == empty_env
     # and the first session keeps its own choice on its next rerun
     first.run()
-    assert _metric(first, "Trained runs ready") == str(len(COMPLETE_RUNS))
+    assert metric_value(first, "Trained runs ready") == str(len(COMPLETE_RUNS))
 
 
 def test_typed_paths_outside_the_allowed_roots_are_refused(empty_env, tmp_path, monkeypatch):
@@ -71,20 +70,15 @@ def test_typed_paths_outside_the_allowed_roots_are_refused(empty_env, tmp_path, 
         assert any("outside the folders this app may use" in e for e in texts(at.error)), value
         assert "(default)" in next(t for t in at.text_input if t.label.startswith("Data folder")).label
 
-    explore = new_app("pages/4_Explore.py")
-    explore.run()
-    explore.radio(key="explore_kind").set_value("audio").run()
-    explore.text_input(key="explore_folder").set_value("/proc/self").run()
-    assert not explore.exception
-    assert any("outside the folders this app may use" in e for e in texts(explore.error))
-    assert not explore.metric  # nothing was listed
-
-    train = new_app("pages/2_Train.py")
-    train.run()
-    train.radio(key="train_kind").set_value("audio").run()
-    train.text_input(key="train_folder").set_value("/etc/passwd").run()
-    assert not train.exception
-    assert any("outside the folders this app may use" in e for e in texts(train.error))
+    for page, key, path in (("pages/4_Explore.py", "explore", "/proc/self"), ("pages/2_Train.py", "train", "/etc/passwd")):
+        at = new_app(page)
+        at.run()
+        at.radio(key=f"{key}_kind").set_value("audio").run()
+        at.text_input(key=f"{key}_folder").set_value(path).run()
+        assert not at.exception
+        assert any("outside the folders this app may use" in e for e in texts(at.error)), page
+        if key == "explore":
+            assert not at.metric  # nothing was listed
 
 
 def test_a_symlink_out_of_an_allowed_root_is_refused(tmp_path, monkeypatch):

@@ -7,12 +7,11 @@ until it completes, then checks that the run is complete in Compare.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import pandas as pd
 import pytest
+from helpers import kill_leftover_jobs
 
 from app_fixtures import empty_env, new_app, texts  # noqa: F401
 from genre_core import jobs
@@ -24,12 +23,7 @@ PAGE = "pages/2_Train.py"
 @pytest.fixture
 def no_leftover_jobs():
     yield
-    for st in jobs.list_jobs():
-        if st["state"] in ("starting", "running") and st.get("pid"):
-            try:
-                os.kill(int(st["pid"]), signal.SIGKILL)
-            except OSError:
-                pass
+    kill_leftover_jobs()
 
 
 def _backends(at) -> list[str]:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import models_folder
 
 from genre_core import config
 from genre_core.cli import build_parser, main
@@ -16,9 +17,7 @@ FAST = ["--epochs", "3", "--hidden", "16", "--test-size", "0.34", "--valid-size"
 def registry(synthetic_dataset_dir, tmp_path_factory):
     """Runs trained through the CLI once for the module."""
     root = tmp_path_factory.mktemp("cli_models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GENRE_MODELS_DIR", str(root))
-        mp.setenv("GENRE_THREADS", "1")
+    with models_folder(root):
         assert main(["train", str(synthetic_dataset_dir), "--model", "mlp", "--out", "c1", *FAST]) == 0
         assert main(["train", str(synthetic_dataset_dir), "--model", "xgb", "--n-estimators", "10", "--out", "c2",
                      "--test-size", "0.34", "--valid-size", "0.34", "--jobs", "1", "-q"]) == 0

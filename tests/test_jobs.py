@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import kill_leftover_jobs
 
 from genre_core import jobs
 from genre_core.errors import GenreLabError, RunError
@@ -48,13 +49,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("GENRE_MODELS_DIR", str(models))
     table = write_feature_table(tmp_path / "tiny_table.csv")
     yield {"models": models, "table": table}
-    # never leave a worker behind
-    for st in jobs.list_jobs():
-        if st["state"] in ("starting", "running") and st.get("pid"):
-            try:
-                os.kill(int(st["pid"]), signal.SIGKILL)
-            except OSError:
-                pass
+    kill_leftover_jobs()  # never leave a worker behind
 
 
 def _cfg(table: Path, **kw) -> dict:

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import models_folder
 
 from genre_core import config
 from genre_core.errors import AudioError, DatasetError
@@ -18,9 +19,7 @@ SIZES = {"test_size": 1 / 3, "valid_size": 1 / 3}
 @pytest.fixture(scope="module")
 def runs(synthetic_dataset_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("predict_models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GENRE_MODELS_DIR", str(root))
-        mp.setenv("GENRE_THREADS", "1")
+    with models_folder(root):
         train(synthetic_dataset_dir, "mlp", FAST_MLP, seed=0, out="mlp-a", n_jobs=1, **SIZES)
         train(synthetic_dataset_dir, "mlp", FAST_MLP, seed=1, out="mlp-b", n_jobs=1, **SIZES)
         train(synthetic_dataset_dir, "xgb", {"n_estimators": 10}, seed=0, out="xgb", n_jobs=1, **SIZES)

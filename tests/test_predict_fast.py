@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import count_calls
 
 from genre_core import config
 from genre_core.audio import Audio
@@ -130,14 +131,7 @@ def test_runs_asked_one_at_a_time_share_their_input(monkeypatch):
     from genre_core.audio import Audio
     from genre_core.inputs import InputSpec
 
-    calls = []
-    real = inputs_mod.compute_track_input
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(inputs_mod, "compute_track_input", counting)
+    calls = count_calls(monkeypatch, inputs_mod, "compute_track_input")
     inputs_mod.clear_input_memo()
     t = np.arange(22050 * 4) / 22050
     y = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)

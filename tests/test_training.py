@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import models_folder
 
 from genre_core import config
 from genre_core.errors import DatasetError, RunError, SplitLeakError, TrainingCancelled
@@ -27,9 +28,7 @@ def models_dir(tmp_path, monkeypatch):
 def trained(synthetic_dataset_dir, tmp_path_factory):
     """One mlp and one xgb run on the same split, shared by several tests (read-only)."""
     root = tmp_path_factory.mktemp("shared_models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GENRE_MODELS_DIR", str(root))
-        mp.setenv("GENRE_THREADS", "1")
+    with models_folder(root):
         msgs = []
         mlp = train(synthetic_dataset_dir, "mlp", FAST_MLP, seed=0, out="mlp1", n_jobs=1, progress=msgs.append, **SIZES)
         xgb = train(synthetic_dataset_dir, "xgb", {"n_estimators": 20}, seed=0, out="xgb1", n_jobs=1, **SIZES)
