@@ -43,6 +43,7 @@ process's stderr; the error raised is still an :class:`AudioError`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -302,6 +303,24 @@ def _read_head(stream: BinaryIO, n: int = 1 << 16) -> bytes:
     return head
 
 
+@contextlib.contextmanager
+def _opened(source: Source, name: str | None, empty_note: str):
+    """Open ``source`` for decoding: ``(SoundFile, raw stream, size, head bytes, label, display name)``.
+
+    An empty source is an ``empty`` :class:`AudioError` (``empty_note`` ends its message); the raw
+    stream is closed when the block ends.
+    """
+    raw, size, label, display = _open_source(source, name)
+    try:
+        if size == 0:
+            raise AudioError(label, "empty", f"{display} is empty (0 bytes){empty_note}.")
+        head = _read_head(raw)
+        with _open_soundfile(raw, head, label, display, size) as f:
+            yield f, raw, size, head, label, display
+    finally:
+        raw.close()
+
+
 def _open_soundfile(stream: BinaryIO, head: bytes, label: str, display: str, size: int) -> sf.SoundFile:
     unsupported = _describe_unsupported(head)
     if unsupported:
@@ -377,16 +396,9 @@ def audio_info(source: Source, *, name: str | None = None) -> AudioInfo:
     >>> audio_info("song.flac").duration  # doctest: +SKIP
     30.013
     """
-    raw, size, label, display = _open_source(source, name)
-    try:
-        if size == 0:
-            raise AudioError(label, "empty", f"{display} is empty (0 bytes).")
-        head = _read_head(raw)
-        with _open_soundfile(raw, head, label, display, size) as f:
-            return AudioInfo(display, f.frames / f.samplerate if f.samplerate else 0.0,
-                             f.samplerate, f.channels, f.frames, f"{f.format}/{f.subtype}")
-    finally:
-        raw.close()
+    with _opened(source, name, "") as (f, _raw, _size, _head, _label, display):
+        return AudioInfo(display, f.frames / f.samplerate if f.samplerate else 0.0,
+                         f.samplerate, f.channels, f.frames, f"{f.format}/{f.subtype}")
 
 
 def load_audio(
@@ -442,15 +454,8 @@ def load_audio(
     if sr is not None and not (int(sr) == sr and sr > 0):
         raise ValueError(f"load_audio(): sr must be a positive integer or None, got {sr!r}")
     target_sr = int(sr) if sr else None
-    raw, size, label, display = _open_source(source, name)
-    try:
-        if size == 0:
-            raise AudioError(label, "empty", f"{display} is empty (0 bytes); there is no audio in it.")
-        head = _read_head(raw)
-        with _open_soundfile(raw, head, label, display, size) as f:
-            y, meta = _decode(f, raw, size, head, label, display, max_duration)
-    finally:
-        raw.close()
+    with _opened(source, name, "; there is no audio in it") as (f, raw, size, head, label, display):
+        y, meta = _decode(f, raw, size, head, label, display, max_duration)
 
     source_sr, channels, header_frames, fmt, clipped = meta
     target_sr = target_sr or source_sr

@@ -199,10 +199,8 @@ def cmd_features(args) -> int:
     spec = InputSpec("features", args.feature_set, fs.params, window=args.segment, hop=args.hop)
     t0 = time.monotonic()
     ds, inputs, failures = _dataset_inputs(args, spec)
-    by_id = ds.by_id()
     frames = []
-    for tid, ti in inputs.items():
-        track = by_id[tid]
+    for track, ti in inputs:
         n = len(ti)
         meta = pd.DataFrame({"filename": [track.path.name] * n, "label": [track.label] * n,
                              "start": np.round(ti.starts, 4), "end": np.round(ti.ends, 4)})
@@ -215,7 +213,8 @@ def cmd_features(args) -> int:
 
 
 def _dataset_inputs(args, spec):
-    """``(dataset, inputs, failures)`` of the command's audio dataset for ``spec``; failures reported."""
+    """``(dataset, [(track, its input)...], failures)`` of the command's audio dataset for ``spec``; failures
+    reported."""
     from .extraction import compute_dataset_inputs
 
     ds = _audio_dataset(args)
@@ -224,7 +223,8 @@ def _dataset_inputs(args, spec):
     _report_failures(failures, args.quiet)
     if not inputs:
         raise DatasetError(f"No track of {ds.name} could be used; nothing written.")
-    return ds, inputs, failures
+    by_id = ds.by_id()
+    return ds, [(by_id[tid], ti) for tid, ti in inputs.items()], failures
 
 
 def cmd_spectrograms(args) -> int:
@@ -246,10 +246,9 @@ def cmd_spectrograms(args) -> int:
                      window=args.segment, hop=args.hop)
     t0 = time.monotonic()
     ds, inputs, failures = _dataset_inputs(args, spec)
-    by_id = ds.by_id()
     rows = []
-    for tid, ti in inputs.items():
-        track = by_id[tid]
+    for track, ti in inputs:
+        tid = track.track_id
         rel = Path(f"{tid}.npz")  # <genre>/<stem>.npz
         dest = out / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
