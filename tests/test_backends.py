@@ -11,15 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from genre_core.backends import (
-    GenreModel,
-    Param,
-    StandardScaler,
-    balanced_class_weights,
-    get_backend,
-    list_backends,
-    load_model,
-)
+from genre_core.backends import GenreModel, Param, StandardScaler, balanced_class_weights
+from genre_core.backends import get_backend, list_backends, load_model
 from genre_core.errors import DatasetError, GenreLabError, RunError, TrainingCancelled
 from genre_core.inputs import InputSpec
 
