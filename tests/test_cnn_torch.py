@@ -421,3 +421,13 @@ def test_linked_weights_fall_back(folder):
     _rewrite_weights(folder / "model.keras", soft_link)
     with pytest.raises(UnsupportedNetwork, match="links"):
         load_torch_network(folder / "model.keras")
+
+
+def test_batches_side_by_side_give_the_same_probabilities(cnn_folder, monkeypatch):
+    """More windows than one batch, run by several workers: bit-identical to one worker."""
+    net = load_torch_network(cnn_folder[0] / "model.keras")
+    x = np.random.default_rng(5).normal(size=(53, *SPEC_SHAPE, 2)).astype(np.float32)
+    one = net(x)
+    monkeypatch.setenv("GENRE_THREADS", "3")
+    np.testing.assert_array_equal(net(x), one)
+    assert net(x[:0]).shape == (0, 3)
