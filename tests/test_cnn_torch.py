@@ -431,3 +431,12 @@ def test_batches_side_by_side_give_the_same_probabilities(cnn_folder, monkeypatc
     monkeypatch.setenv("GENRE_THREADS", "3")
     np.testing.assert_array_equal(net(x), one)
     assert net(x[:0]).shape == (0, 3)
+
+
+def test_zero_stride_input_is_not_slow_or_wrong(cnn_folder):
+    """``prep`` hands over ``a[..., None]``-style arrays (a zero stride); results equal a plain copy."""
+    net = load_torch_network(cnn_folder[0] / "model.keras")
+    x = np.random.default_rng(6).normal(size=(5, *SPEC_SHAPE)).astype(np.float32)
+    odd = np.broadcast_to(x[..., None], (*x.shape, 2))
+    assert odd.strides[-1] == 0
+    np.testing.assert_array_equal(net(odd), net(np.array(odd, order="C")))
