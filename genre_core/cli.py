@@ -14,6 +14,7 @@ stderr and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `predict ... | head`): not an error of ours
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the interpreter's final flush is silent
+        return 0
     except Exception as err:  # a bug in genre-lab: still one line, the traceback only on request
         if os.environ.get("GENRE_DEBUG"):
             raise

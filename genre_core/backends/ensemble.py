@@ -42,7 +42,7 @@ from .cnn import (
     _Prep,
     fit_keras_cnn,
     keras_predict,
-    load_keras,
+    load_network,
     save_keras,
 )
 
@@ -200,8 +200,8 @@ class CNNBagModel(GenreModel):
             raise RunError(f"{folder / 'model.json'}: invalid member count {n_members!r}.")
         self.scaler_ = _load_cnn_scaler(folder / "scaler.json", self.input_shape_[0])
         shape = (*self.input_shape_, 2 if self.params["freq_aware"] else 1)
-        self.members_ = [load_keras(folder / "members" / f"{i}.keras", input_shape=shape,
-                                    n_classes=len(self.classes_), what=f"bag member {i} network")
+        self.members_ = [load_network(folder / "members" / f"{i}.keras", input_shape=shape,
+                                      n_classes=len(self.classes_), what=f"bag member {i} network")
                          for i in range(n_members)]
         self.member_best_epochs_ = list(state.get("member_best_epochs") or [])
         self.bootstrap_used_ = state.get("bootstrap")

@@ -303,7 +303,7 @@ def _load_run_resource(path: str, mtime_ns: int):  # noqa: ARG001 - mtime is par
 def preload_default_runs() -> threading.Thread | None:
     """Once per server: load the runs Predict preselects (and their libraries) in a background thread.
 
-    The first upload then finds TensorFlow / torch / xgboost imported and the
+    The first upload then finds torch / xgboost imported (cnn runs predict in PyTorch) and the
     models in :func:`load_run_cached`'s cache instead of paying for them.
     ``GENRE_PRELOAD=0`` turns it off (the tests do).
     """
