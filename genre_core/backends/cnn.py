@@ -72,6 +72,7 @@ from .base import (
     training_weights,
 )
 from .cnn_torch import TorchNetwork, UnsupportedNetwork, load_torch_network
+from .params import epoch_loop_params
 
 _PREDICT_BATCH = 256
 #: Set to 1 to load cnn networks with Keras (TensorFlow) instead of the PyTorch interpreter.
@@ -154,16 +155,7 @@ def cnn_param_specs() -> list[Param]:
         Param("head_dropout", 0.4, float, "Dropout before the output layer.", low=0.0, high=0.9),
         Param("l2", 1e-4, float, "L2 penalty on conv and dense kernels.", low=0.0, high=1.0),
         Param("lr", 1e-3, float, "Adam learning rate.", low=1e-6, high=1.0),
-        Param("epochs", 30, int, "Maximum training epochs.", low=1, high=10000),
-        Param("batch_size", 32, int, "Windows per gradient step.", low=2, high=4096),
-        Param("patience", 6, int, "Stop after this many epochs without improvement (0 = never).", low=0,
-              high=10000),
-        Param("monitor", "val_loss", str, "Quantity early stopping and LR reduction watch "
-              "(training loss when there is no validation set).", choices=["val_loss", "val_accuracy"]),
-        Param("lr_patience", 3, int, "Epochs without improvement before the LR is reduced.", low=1, high=1000,
-              advanced=True),
-        Param("lr_factor", 0.5, float, "LR multiplier on a plateau.", low=0.01, high=0.99, advanced=True),
-        Param("min_lr", 1e-5, float, "Lower bound of the learning rate.", low=0.0, high=1.0, advanced=True),
+        *epoch_loop_params(epochs=30, batch_size=32, max_batch=4096, patience=6, lr_patience=3, min_lr=1e-5),
         Param("mixup", 0.0, float, "Mixup alpha (0 = off; 0.2-0.4 typical).", low=0.0, high=10.0),
         Param("freq_mask", 0, int, "SpecAugment: widest frequency mask in mel bands (0 = off).", low=0,
               high=512),

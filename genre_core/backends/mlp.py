@@ -43,6 +43,7 @@ from .base import (
     softmax,
     training_weights,
 )
+from .params import epoch_loop_params
 
 _PREDICT_BATCH = 8192
 
@@ -101,16 +102,7 @@ class MLPModel(GenreModel):
             Param("dropout", 0.3, float, "Dropout after every hidden layer.", low=0.0, high=0.9),
             Param("lr", 1e-3, float, "Adam learning rate.", low=1e-6, high=1.0),
             Param("weight_decay", 1e-4, float, "L2 penalty (Adam weight decay).", low=0.0, high=1.0),
-            Param("epochs", 100, int, "Maximum training epochs.", low=1, high=10000),
-            Param("batch_size", 64, int, "Windows per gradient step.", low=2, high=65536),
-            Param("patience", 12, int, "Stop after this many epochs without improvement (0 = never).", low=0,
-                  high=10000),
-            Param("monitor", "val_loss", str, "Quantity early stopping and LR reduction watch "
-                  "(training loss when there is no validation set).", choices=["val_loss", "val_accuracy"]),
-            Param("lr_patience", 5, int, "Halve-the-LR patience (epochs without improvement).", low=1, high=1000,
-                  advanced=True),
-            Param("lr_factor", 0.5, float, "LR multiplier on a plateau.", low=0.01, high=0.99, advanced=True),
-            Param("min_lr", 1e-6, float, "Lower bound of the learning rate.", low=0.0, high=1.0, advanced=True),
+            *epoch_loop_params(epochs=100, batch_size=64, max_batch=65536, patience=12, lr_patience=5, min_lr=1e-6),
             Param("label_smoothing", 0.0, float, "Cross-entropy label smoothing.", low=0.0, high=0.5,
                   advanced=True),
             Param("class_weight", "balanced", str, "Weight classes inversely to their frequency.",

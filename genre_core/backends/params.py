@@ -180,3 +180,24 @@ class Param:
 
 def _json_param(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+def epoch_loop_params(*, epochs: int, batch_size: int, max_batch: int, patience: int, lr_patience: int,
+                      min_lr: float) -> list[Param]:
+    """The hyperparameters of an epoch-based training loop (neural backends), with that backend's defaults.
+
+    ``epochs``, ``batch_size``, early stopping (``patience``, ``monitor``) and
+    LR reduction on plateaus (``lr_patience``, ``lr_factor``, ``min_lr``).
+    """
+    return [
+        Param("epochs", epochs, int, "Maximum training epochs.", low=1, high=10000),
+        Param("batch_size", batch_size, int, "Windows per gradient step.", low=2, high=max_batch),
+        Param("patience", patience, int, "Stop after this many epochs without improvement (0 = never).", low=0,
+              high=10000),
+        Param("monitor", "val_loss", str, "Quantity early stopping and LR reduction watch "
+              "(training loss when there is no validation set).", choices=["val_loss", "val_accuracy"]),
+        Param("lr_patience", lr_patience, int, "Epochs without improvement before the LR is reduced.", low=1,
+              high=1000, advanced=True),
+        Param("lr_factor", 0.5, float, "LR multiplier on a plateau.", low=0.01, high=0.99, advanced=True),
+        Param("min_lr", min_lr, float, "Lower bound of the learning rate.", low=0.0, high=1.0, advanced=True),
+    ]
