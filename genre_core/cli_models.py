@@ -4,7 +4,7 @@
 
     python -m genre_core train DATASET... --model {mlp,cnn,xgb,cnn_bag,ensemble} [--split {track,artist,ff,kfold}]
                                [--seed N] [--out NAME] [--augment N] [--epochs N] [--<hyperparameter> VALUE ...]
-    python -m genre_core train --model ensemble --members RUN RUN... [--weights W W...] [--out NAME]
+    python -m genre_core train --model ensemble --members RUN RUN... [--weights {W W...,fit,select}] [--out NAME]
     python -m genre_core evaluate RUN DATASET... [--json]
     python -m genre_core predict RUN... FILE [--json]
     python -m genre_core runs [--json]
@@ -12,8 +12,10 @@
 Every hyperparameter of every backend is an option (``--hidden 256,128``,
 ``--freq-aware true``), generated from the backends' ``param_specs()``;
 ``--set key=value`` works too. ``--model ensemble`` with ``--members`` builds a
-soft-voting run over existing runs; without ``--members`` it is the bagged-CNN
-backend (``cnn_bag``). Progress goes to stderr, results to stdout. Bad input
+soft-voting run over existing runs (``--weights select``: members chosen by
+greedy ensemble selection on their out-of-fold predictions, scored nested);
+without ``--members`` it is the bagged-CNN backend (``cnn_bag``). Progress
+goes to stderr, results to stdout. Bad input
 (missing run, corrupt audio, label-set mismatch ...) prints one line
 (``error: ...``) and exits with status 2 (see :mod:`genre_core.cli`).
 """
@@ -127,8 +129,10 @@ def add_commands(subparsers) -> None:
     p.add_argument("--members", nargs="+", default=None, metavar="RUN",
                    help="member runs of a soft-voting ensemble (--model ensemble)")
     p.add_argument("--weights", nargs="+", type=_weight, default=None, metavar="W",
-                   help="member weights for the soft-voting ensemble (default equal), or 'fit': fitted on the "
-                        "members' out-of-fold predictions (nested, so the ensemble's figures stay honest)")
+                   help="member weights for the soft-voting ensemble (default equal); or chosen on the members' "
+                        "out-of-fold predictions: 'fit' (continuous weights, log loss) or 'select' (greedy "
+                        "ensemble selection: members never picked are left out). Both score the ensemble "
+                        "nested, so its figures stay honest")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any hyperparameter, e.g. --set dropout=0.4 (repeatable)")
     p.add_argument("--json", action="store_true", help="print the run's record (JSON) on stdout")
@@ -266,13 +270,16 @@ def _input_spec(args, backend: str):
 
 
 def _weight(text: str):
-    """A voting weight: a number, or the word ``fit``."""
-    if text.strip().lower() == "fit":
-        return "fit"
+    """A voting weight: a number, or a way to choose them (``fit``, ``select``)."""
+    from .voting import WEIGHT_METHODS
+
+    if text.strip().lower() in WEIGHT_METHODS:
+        return text.strip().lower()
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a weight (a number, or 'fit')") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a weight (a number, or one of: "
+                                         f"{', '.join(WEIGHT_METHODS)})") from None
 
 
 def _headline_lines(run) -> list[str]:
@@ -308,10 +315,11 @@ def cmd_train(args) -> int:
             print("note: a voting ensemble is built from its members' saved test predictions; "
                   "DATASET is not used.", file=sys.stderr)
         weights = args.weights
-        if weights and "fit" in weights:
-            if weights != ["fit"]:
-                raise GenreLabError("--weights fit stands alone (no numbers beside it).")
-            weights = "fit"
+        methods = [w for w in weights or [] if isinstance(w, str)]
+        if methods:
+            if len(weights) != 1:
+                raise GenreLabError(f"--weights {methods[0]} stands alone (no numbers or other words beside it).")
+            weights = methods[0]
         run = train_voting(args.members, weights, out=args.out, overwrite=args.overwrite,
                            progress=progress, info=info)
     else:
