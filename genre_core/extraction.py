@@ -161,7 +161,8 @@ def _feature_width(spec: InputSpec) -> int:
 #: One core's seconds of extraction per minute of audio, by feature set (``logmel`` for spectrograms).
 #: Measured with ``scripts/benchmark_features.py`` and ``predict --json`` timings on this project's 2-core
 #: machine (GTZAN clips, decoding included); an estimate, good to a factor of about two.
-EXTRACTION_COST_S_PER_MIN = {"gtzan57": 0.45, "mfcc_stats": 0.12, "edm": 0.5, "musicnn": 3.0,
+EXTRACTION_COST_S_PER_MIN = {"gtzan57": 0.45, "mfcc_stats": 0.12, "edm": 0.5, "musicnn": 3.0, "musicnn_vgg": 2.0,
+                             "musicnn_concat": 4.5,
                              "musicnn_pool": 3.0, "musicnn_taggram": 3.0, "logmel": 0.1}
 
 

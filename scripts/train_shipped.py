@@ -38,9 +38,12 @@ K = 5
 GROUP = "artist"
 VALID_SIZE = 0.15
 MUSICNN = InputSpec("features", "musicnn", {}, 3.0, 1.5)
+#: musicnn's penultimate layer beside the MSD-trained VGG's pooled maps (see genre_core.features.musicnn).
+MUSICNN_VGG = InputSpec("features", "musicnn_concat", {}, 3.0, 1.5)
 
 #: name -> (backend, params, input spec). Transfer heads on musicnn embeddings first, then the from-scratch rows.
 RECIPES = {
+    "linear-musicnn-vgg": ("linear", {"C_grid": "0.003,0.01,0.03,0.1,0.3,1"}, MUSICNN_VGG),
     "linear-musicnn": ("linear", {"C_grid": "0.003,0.01,0.03,0.1,0.3,1"}, MUSICNN),
     "mlp-musicnn": ("mlp", {"hidden": (256,), "dropout": 0.5, "weight_decay": 1e-3, "epochs": 60}, MUSICNN),
     "xgb-musicnn": ("xgb", {"n_estimators": 400, "max_depth": 3, "colsample_bytree": 0.3, "learning_rate": 0.08},
