@@ -22,7 +22,8 @@ from genre_core.features import musicnn as m
 
 FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_expected.npz"
 #: What the shipped musicnn-based runs predicted on the 6 s probe before the musicnn package split
-#: (``scripts/musicnn_reference.py shipped-golden``, made at commit 8757e64).
+#: (``scripts/musicnn_reference.py shipped-golden``; remade when linear-musicnn-vgg was shipped and ensemble-vote
+#: rebuilt by selection; the runs that existed at 8757e64 matched the earlier golden bit for bit).
 SHIPPED_GOLDEN = Path(__file__).parent / "fixtures" / "musicnn_shipped_golden.npz"
 SR = 22050
 
@@ -294,6 +295,7 @@ def test_shipped_runs_predict_as_frozen():
         spec = run.load_model().input_spec
         assert spec.key() == str(golden[f"{run.id}/feature_key"])
         fs = get_feature_set(spec.feature_set, **spec.params)
-        assert fs.key() == 'musicnn@1{"weights":"MSD_musicnn"}'  # cache entries and runs keep matching
+        if spec.feature_set == "musicnn":
+            assert fs.key() == 'musicnn@1{"weights":"MSD_musicnn"}'  # cache entries and runs keep matching
         X = compute_track_input(y, sr, spec).X
         np.testing.assert_allclose(X, golden[f"features/{spec.key()}"], atol=1e-5, rtol=0, err_msg=run.id)

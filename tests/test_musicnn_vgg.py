@@ -278,3 +278,22 @@ def test_dataset_inputs_cache_vgg_sets_under_their_own_keys(tmp_path):
     assert events[-1]["cached"] == 0  # another layer is another cache entry
     compute_dataset_inputs(tracks, spec, n_jobs=1, cache=cache, progress=events.append)
     assert events[-1]["cached"] == 2
+
+
+def test_feature_sets_sharing_a_network_run_it_once_on_the_same_windows(monkeypatch):
+    """``musicnn`` then ``musicnn_concat`` on one song's windows: musicnn's forward pass runs once."""
+    from genre_core.features.musicnn import extract
+
+    calls = []
+    real = extract._forward
+
+    def counting(patches, model, outputs):
+        calls.append(model)
+        return real(patches, model, outputs)
+
+    monkeypatch.setattr(extract, "_forward", counting)
+    windows = np.random.default_rng(5).standard_normal((2, 66150)).astype(np.float32) * 0.1
+    alone = get_feature_set("musicnn").compute_batch(windows, 22050)
+    both = get_feature_set("musicnn_concat").compute_batch(windows, 22050)
+    assert calls.count("MSD_musicnn") == 1 and calls.count("MSD_vgg") == 1
+    np.testing.assert_array_equal(both[:, :alone.shape[1]], alone)
