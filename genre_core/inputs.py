@@ -44,6 +44,7 @@ import numpy as np
 
 from . import config
 from .errors import GenreLabError
+from .store import register_memo
 
 if TYPE_CHECKING:  # pragma: no cover
     from .segment import SegmentSpec
@@ -452,9 +453,12 @@ def track_input(audio, spec, *, max_windows: int | None = None):
 
 
 def clear_input_memo() -> None:
-    """Forget the remembered inputs of :func:`track_input` (benchmarks measure new audio)."""
+    """Forget the remembered inputs of :func:`track_input` (see also :func:`genre_core.store.clear_memos`)."""
     with _INPUT_MEMO_LOCK:
         _INPUT_MEMO.clear()
+
+
+register_memo(clear_input_memo)
 
 
 

@@ -17,7 +17,10 @@ import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["now_iso", "file_sha256", "folder_size", "pid_alive", "library_versions"]
+__all__ = ["now_iso", "file_sha256", "folder_size", "pid_alive", "library_versions", "register_memo", "clear_memos"]
+
+#: Functions that forget what an in-process memo remembers (see :func:`register_memo`).
+_MEMO_CLEARERS: list = []
 
 #: Libraries a run or model records the version of: key -> distribution names to try.
 _DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
@@ -113,3 +116,15 @@ def library_versions(*names: str) -> dict[str, str | None]:
     out["genre_core"] = __version__
     out["python"] = platform.python_version()
     return out
+
+
+def register_memo(clear) -> None:
+    """Register ``clear()``, which empties an in-process memo of recent computations (called by :func:`clear_memos`)."""
+    if clear not in _MEMO_CLEARERS:
+        _MEMO_CLEARERS.append(clear)
+
+
+def clear_memos() -> None:
+    """Forget every in-process memo of recent computations (benchmarks measure new audio; tests start clean)."""
+    for clear in list(_MEMO_CLEARERS):
+        clear()

@@ -92,8 +92,9 @@ def _naive_predict(run, path):
     import numpy as np
 
     from genre_core.audio import load_audio
-    from genre_core.voting import SoftVoter
     from genre_core.inputs import compute_track_input
+    from genre_core.store import clear_memos
+    from genre_core.voting import SoftVoter
 
     if run.is_voting:
         probs = [_naive_predict(m, path) for m, _ in run.members]
@@ -101,6 +102,7 @@ def _naive_predict(run, path):
                           [w for _, w in run.members])
         return voter.combine([p[None, :] for p in probs])[0]
     spec = run.model.input_spec
+    clear_memos()  # nothing shared between runs
     audio = load_audio(str(path), sr=spec.sr)
     ti = compute_track_input(audio.y, audio.sr, spec)
     return np.asarray(run.model.predict_proba(ti.X), dtype=np.float64).mean(axis=0)
@@ -122,10 +124,10 @@ def _child(mode: str, path: str, repeat: int) -> None:
             def call():
                 return {r.id: _naive_predict(r, path).tolist() for r in runs}
         else:
-            from genre_core.inputs import clear_input_memo
+            from genre_core.store import clear_memos
 
             def call():
-                clear_input_memo()  # every timed call computes its inputs afresh (as for new audio)
+                clear_memos()  # every timed call computes its inputs afresh (as for new audio)
                 return {p.run_id: p.proba.tolist() for p in predict_many(runs, path)}
         call()
         times, cpus = [], []

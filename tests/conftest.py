@@ -89,7 +89,7 @@ def gtzan() -> Path:
 @pytest.fixture(autouse=True)
 def _fresh_input_memo():
     """Each test computes its prediction inputs afresh (genre_core.predict remembers the last few)."""
-    from genre_core.inputs import clear_input_memo
+    from genre_core.store import clear_memos
 
-    clear_input_memo()
+    clear_memos()
     yield

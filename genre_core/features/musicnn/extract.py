@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ...errors import GenreLabError
+from ...store import register_memo
 from .catalog import HOP_LENGTH, N_MELS, _check_model, architecture
 from .frontend import musicnn_log_melspectrogram, whole_clip_patches, window_patches
 from .nets import _import_torch, musicnn_net
@@ -39,6 +40,15 @@ BATCH_PATCHES = 2
 _RECENT: "OrderedDict[tuple, dict]" = OrderedDict()
 _RECENT_SIZE = 8
 _RECENT_LOCK = threading.Lock()
+
+
+def clear_recent_outputs() -> None:
+    """Forget the recent per-window outputs (see :func:`genre_core.store.clear_memos`)."""
+    with _RECENT_LOCK:
+        _RECENT.clear()
+
+
+register_memo(clear_recent_outputs)
 
 
 def outputs_of(model: str) -> dict[str, int]:
