@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from .errors import GenreLabError
-from .plan import DEFAULTS, TrainConfig
+from .plan import DEFAULTS, TrainConfig, with_feature_set
 from .progress import ProgressPrinter
 
 __all__ = ["add_commands"]
@@ -261,12 +261,9 @@ def _input_spec(args, backend: str):
         changes["window"] = args.window
     if args.hop is not None:
         changes["hop"] = args.hop
-    if args.feature_set is not None:
-        if spec.kind != "features":
-            raise GenreLabError(f"--feature-set applies to feature models; {backend} uses {spec.kind} inputs.")
-        changes["feature_set"] = args.feature_set
-        changes["params"] = {}
-    return dataclasses.replace(spec, **changes)
+    if args.feature_set is not None and spec.kind != "features":
+        raise GenreLabError(f"--feature-set applies to feature models; {backend} uses {spec.kind} inputs.")
+    return with_feature_set(dataclasses.replace(spec, **changes), args.feature_set)
 
 
 def _weight(text: str):

@@ -30,7 +30,8 @@ from typing import Any, Mapping
 from .errors import GenreLabError, RunExistsError
 
 __all__ = ["DEFAULTS", "GROUPS", "SPLIT_CHOICES", "SPLIT_PROTOCOLS", "TrainConfig", "TrainConfigError",
-           "backend_options", "split_options", "split_preview"]
+           "backend_options", "feature_choices", "split_options", "split_preview", "with_feature_set",
+           "FEATURE_CHOICES"]
 
 #: Split protocols :func:`genre_core.training.make_split` knows.
 SPLIT_PROTOCOLS = ("track", "artist", "ff", "gtzan_filtered", "kfold")
@@ -258,6 +259,40 @@ def backend_options(dataset) -> list[dict]:
             row.update({"ok": False, "reason": str(err)})
         out.append(row)
     return out
+
+
+#: Feature sets offered as a feature model's input on audio (pretrained embeddings first, then classic ones).
+FEATURE_CHOICES = ("musicnn", "musicnn_concat", "musicnn_vgg", "gtzan57", "mfcc_stats", "edm")
+
+
+def with_feature_set(spec, feature_set: str | None):
+    """``spec`` (a feature model's :class:`~genre_core.inputs.InputSpec`) on another feature set, its default
+    parameters; ``None`` or the same set keeps ``spec``.
+
+    Raises :class:`TrainConfigError` for a non-feature input or an unknown set.
+    """
+    import dataclasses
+
+    from .features import list_feature_sets
+
+    if not feature_set or feature_set == spec.feature_set:
+        return spec
+    if spec.kind != "features":
+        raise TrainConfigError(f"A feature set applies to feature models; this model uses {spec.kind} inputs.")
+    if feature_set not in list_feature_sets():
+        raise TrainConfigError(f"Unknown feature set {feature_set!r}; known: {', '.join(list_feature_sets())}.")
+    return dataclasses.replace(spec, feature_set=feature_set, params={})
+
+
+def feature_choices(backend: str, dataset) -> list[str]:
+    """Feature sets a feature backend can train on with ``dataset`` (its default first); empty for a
+    spectrogram backend or a feature table (a table's columns fix the input)."""
+    from .backends import get_backend
+
+    spec = get_backend(backend).default_input()
+    if spec.kind != "features" or not dataset.has_audio:
+        return []
+    return [spec.feature_set, *[f for f in FEATURE_CHOICES if f != spec.feature_set]]
 
 
 def split_options(dataset) -> list[dict]:

@@ -181,24 +181,33 @@ def dataset_ui() -> tuple[str, str, object | None]:
     return kind, spec, ds
 
 
-def backend_ui(spec: str, stamp: float, ds) -> str | None:
+def backend_ui(spec: str, stamp: float, ds) -> tuple[str | None, str | None]:
+    """``(backend, feature set or None for the backend's default input)``."""
     st.subheader("2 · Model")
     options = backend_options_cached(spec, stamp)
     usable = [o for o in options if o["ok"]]
     if not usable:
         st.error("No registered backend can train on this dataset.")
-        return None
+        return None, None
     names = [o["name"] for o in usable]
     name = st.selectbox("Backend", names, key="train_backend",
                         format_func=lambda n: f"{n} · {next(o['input'] for o in usable if o['name'] == n)}")
     chosen = next(o for o in usable if o["name"] == name)
     st.caption(chosen["description"])
+    feature_set = None
+    choices = plan.feature_choices(name, ds)
+    if choices:
+        feature_set = st.selectbox("Input features", choices, key=f"train_features_{name}",
+                                   format_func=lambda f: f + (" (default)" if f == choices[0] else ""),
+                                   help="What the model sees of each window: pretrained musicnn / VGG embeddings "
+                                        "(musicnn_concat = both), or classic hand-made features (gtzan57: the "
+                                        "57 GTZAN-table features; mfcc_stats; edm).")
     left_out = [o for o in options if not o["ok"]]
     if left_out:
         with st.expander(f"Backends that cannot use this dataset ({len(left_out)})"):
             for o in left_out:
                 st.markdown(f"- **{o['name']}**: {o['reason']}")
-    return name
+    return name, (feature_set if feature_set != (choices[0] if choices else None) else None)
 
 
 def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
@@ -249,7 +258,8 @@ def split_ui(spec: str, stamp: float, ds, seed: int) -> tuple[dict, bool]:
 
 
 @st.cache_data(show_spinner=False, max_entries=32, ttl=60)
-def extraction_plan_cached(spec: str, stamp: float, backend: str, n_augment: int) -> dict | None:
+def extraction_plan_cached(spec: str, stamp: float, backend: str, n_augment: int,
+                           feature_set: str | None = None) -> dict | None:
     """The cost of preparing this backend's inputs (None for a feature table: nothing to extract)."""
     from genre_core.extraction import extraction_plan
     from genre_core.training import resolve_input_spec
@@ -257,24 +267,25 @@ def extraction_plan_cached(spec: str, stamp: float, backend: str, n_augment: int
     ds = dataset_cached(spec, stamp)
     if not ds.has_audio:
         return None
-    return extraction_plan(ds, resolve_input_spec(get_backend(backend), None, ds), n_augment=n_augment)
+    input_spec = plan.with_feature_set(resolve_input_spec(get_backend(backend), None, ds), feature_set)
+    return extraction_plan(ds, input_spec, n_augment=n_augment)
 
 
-def cost_ui(spec: str, stamp: float, backend: str, n_augment: int) -> None:
+def cost_ui(spec: str, stamp: float, backend: str, n_augment: int, feature_set: str | None = None) -> None:
     """Before launching: how many tracks must be analysed (given the cache) and about how long."""
     with st.spinner("Checking the feature cache..."):
-        plan = extraction_plan_cached(spec, stamp, backend, int(n_augment))
-    if plan is None:
+        cost = extraction_plan_cached(spec, stamp, backend, int(n_augment), feature_set)
+    if cost is None:
         st.caption("Cost: the feature table needs no audio analysis; training starts at once.")
         return
-    est = plan["estimate_s"]
-    when = f"about {fmt_seconds(est)} on {plan['workers']} core(s)" if est is not None else "time unknown"
-    if not plan["to_extract"]:
-        st.info(f"Cost: all {plan['tracks']} tracks are in the feature cache; only training remains.",
+    est = cost["estimate_s"]
+    when = f"about {fmt_seconds(est)} on {cost['workers']} core(s)" if est is not None else "time unknown"
+    if not cost["to_extract"]:
+        st.info(f"Cost: all {cost['tracks']} tracks are in the feature cache; only training remains.",
                 icon=":material/bolt:")
     else:
-        st.info(f"Cost: **{plan['to_extract']} of {plan['tracks']} tracks** must be analysed "
-                f"({plan['cached']} cached, {plan['audio_minutes']:.0f} min of audio"
+        st.info(f"Cost: **{cost['to_extract']} of {cost['tracks']} tracks** must be analysed "
+                f"({cost['cached']} cached, {cost['audio_minutes']:.0f} min of audio"
                 f"{', augmented copies included' if n_augment else ''}): {when} before training starts "
                 "(an estimate, good to about a factor of two).", icon=":material/schedule:")
 
@@ -337,7 +348,7 @@ def main() -> None:
     if ds is None:
         return
     stamp = listing_stamp(spec) if kind == "audio" else 0.0
-    backend = backend_ui(spec, stamp, ds)
+    backend, feature_set = backend_ui(spec, stamp, ds)
     if backend is None:
         return
     st.subheader("3 · Hyperparameters")
@@ -355,9 +366,11 @@ def main() -> None:
         problems.extend(aug_problems)
     seed, name, overwrite, run_problems = run_settings_ui(backend)
     problems.extend(run_problems)
-    cost_ui(spec, stamp, backend, n_augment)
+    cost_ui(spec, stamp, backend, n_augment, feature_set)
     cfg = {"dataset": spec, "backend": backend, "params": params, "seed": seed, "name": name,
            "overwrite": overwrite, "augment": augment, "n_augment": n_augment, **split}
+    if feature_set:
+        cfg["input_spec"] = plan.with_feature_set(get_backend(backend).default_input(), feature_set).to_dict()
     launch_ui(cfg, problems)
 
 

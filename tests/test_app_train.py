@@ -162,3 +162,26 @@ def test_train_page_shows_the_cost_before_launch(empty_env, synthetic_dataset_di
     at.text_input(key="train_folder").set_value(str(synthetic_dataset_dir)).run()
     assert not at.exception
     assert any("must be analysed" in s and "tracks" in s for s in texts(at.info))
+
+
+def test_a_feature_model_offers_its_input_features(empty_env):
+    """On audio, a feature backend offers the pretrained embeddings and the classic feature sets; the choice
+    goes into the job's input spec."""
+    from genre_core import plan
+    from genre_core.backends import get_backend
+    from genre_core.dataset import open_dataset
+
+    ds = open_dataset("synthetic:n=4,duration=3")
+    assert plan.feature_choices("mlp", ds)[:2] == ["gtzan57", "musicnn"]
+    assert "musicnn_concat" in plan.feature_choices("linear", ds)
+    assert plan.feature_choices("cnn", ds) == []
+    spec = plan.with_feature_set(get_backend("mlp").default_input(), "mfcc_stats")
+    assert (spec.feature_set, spec.params, spec.window) == ("mfcc_stats", {}, 3.0)
+
+    at = new_app(PAGE)
+    at.run()
+    at.radio(key="train_kind").set_value("synthetic").run()
+    box = at.selectbox(key="train_features_mlp")
+    assert box.value == "gtzan57" and "musicnn_concat" in box.options
+    box.set_value("mfcc_stats").run()
+    assert not at.exception
