@@ -228,12 +228,15 @@ def _timed_upload(page, path: Path, ctx: Context) -> tuple[float | None, float]:
     # the first run's line ("... ready after ...") shows inside the analysis box, which collapses once every
     # run is done ("Analysed NAME with N run(s)"): on a fast analysis the line may come and go between two
     # looks, so the box's final label bounds the first verdict from above
-    first = None
+    # (a previous clip's lines may still be on screen: only lines after this file's box appeared count)
+    first, started = None, False
     ready = page.get_by_text(re.compile("ready after")).first
-    done = page.get_by_text(re.compile(r"Analysed .+ with \d+ run")).first
+    running = page.get_by_text(f"Analysing {path.name}").first
+    done = page.get_by_text(re.compile(rf"Analysed {re.escape(path.name)} with \d+ run")).first
     while first is None and time.monotonic() - t0 < ctx.timeout_s:
         with contextlib.suppress(Exception):
-            if ready.is_visible() or done.is_visible():
+            started = started or running.is_visible()
+            if (started and ready.is_visible()) or done.is_visible():
                 first = time.monotonic() - t0
                 break
         time.sleep(0.05)
