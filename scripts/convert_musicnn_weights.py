@@ -28,7 +28,6 @@ re-converting them gives the same tensors under a new checksum.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import tempfile
@@ -37,18 +36,12 @@ from pathlib import Path
 
 import numpy as np
 
+from genre_core.store import file_sha256
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 CHECKPOINT_FILES = (".data-00000-of-00001", ".index")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _package_dir(source: Path, tmp: Path) -> Path:
@@ -119,7 +112,7 @@ def convert(source: Path, out_dir: Path, models=DEFAULT_MODELS) -> dict:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _read_manifest(out_dir)
-    source_sha = _sha256(source) if source.is_file() else None
+    source_sha = file_sha256(source) if source.is_file() else None
     if previous.get("source_sha256") not in (None, source_sha):
         raise SystemExit(f"{source}: not the wheel the other models in {out_dir} were converted from "
                          f"(SHA-256 {source_sha}, manifest {previous['source_sha256']}).")
@@ -143,10 +136,10 @@ def convert(source: Path, out_dir: Path, models=DEFAULT_MODELS) -> dict:
             write_npz(target, tensors)
             manifest["models"][model] = {
                 "file": target.name,
-                "sha256": _sha256(target),
+                "sha256": file_sha256(target),
                 "n_tensors": len(tensors),
                 "n_parameters": int(sum(v.size for v in tensors.values())),
-                "checkpoint_sha256": {f: _sha256(ckpt_dir / f) for f in CHECKPOINT_FILES},
+                "checkpoint_sha256": {f: file_sha256(ckpt_dir / f) for f in CHECKPOINT_FILES},
                 "config": json.loads((ckpt_dir / "config.json").read_text()),
             }
             print(f"{model}: {len(tensors)} tensors, {manifest['models'][model]['n_parameters']} parameters, "

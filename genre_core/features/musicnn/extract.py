@@ -196,10 +196,8 @@ def musicnn_window_outputs(
 
     Parameters
     ----------
-    windows : np.ndarray
-        ``(n, samples)`` (or one window ``(samples,)``) at ``sr``.
-    sr : int
-        Their sample rate; resampled to 16 kHz window by window.
+    windows, sr
+        As :func:`window_outputs_by_model`.
     model : str
         One of :data:`~.catalog.ALL_MODELS`.
     outputs : tuple of str, optional

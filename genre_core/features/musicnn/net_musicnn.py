@@ -22,10 +22,6 @@ def build_musicnn_class():
         signal (pad ``k//2 - 1`` before, ``k//2`` after), reproduced here.
         """
 
-        def __init__(self, tensors, model_layout):
-            super().__init__()
-            self._load(tensors, model_layout)
-
         def _torch_weight(self, layer, kind, kernel):
             if kind == "dense":
                 return super()._torch_weight(layer, kind, kernel)

@@ -53,10 +53,6 @@ def build_vgg_class():
         ``pool<i>`` in TF layout ``(batch, frames, bands, 128)``.
         """
 
-        def __init__(self, tensors, model_layout):
-            super().__init__()
-            self._load(tensors, model_layout)
-
         def _torch_weight(self, layer, kind, kernel):
             if kind == "dense":
                 return super()._torch_weight(layer, kind, kernel)

@@ -32,8 +32,9 @@ def _import_torch():
     before any model), its threads spun: measured on the shared 2-core
     machine, 20 windows from the main thread took 3.5-18 s instead of 1.6 s.
     """
-    from ...backends import base  # noqa: F401  (sets the OpenMP default, see there)
     import torch
+
+    from ...backends import base  # noqa: F401  (sets the OpenMP default, see there)
 
     return torch
 
@@ -50,6 +51,10 @@ def checkpoint_module():
     torch = _import_torch()
 
     class CheckpointModule(torch.nn.Module):
+        def __init__(self, tensors: dict[str, np.ndarray], model_layout):
+            super().__init__()
+            self._load(tensors, model_layout)
+
         def _load(self, tensors: dict[str, np.ndarray], model_layout) -> None:
             self._used: set[str] = set()
             for prefix, layer, kind, _ in model_layout:

@@ -11,13 +11,13 @@ or whose SHA-256 differs from ``manifest.json``, raises
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import GenreLabError
+from ...store import file_sha256
 from .catalog import N_MELS, _check_model, architecture
 
 __all__ = ["MusicnnWeightsError", "expected_tensors", "load_weights", "weights_dir"]
@@ -116,14 +116,6 @@ def expected_tensors(model: str = "MSD_musicnn") -> dict[str, tuple[int, ...]]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _shipped_dir() -> Path:
     """:func:`weights_dir`, looked up on :mod:`genre_core.features.musicnn` at call time.
 
@@ -141,7 +133,7 @@ def _check_checksum(model: str, file: Path, folder: Path) -> None:
         expected_sha = json.loads(manifest.read_text())["models"][model]["sha256"]
     except (OSError, ValueError, KeyError) as exc:
         raise MusicnnWeightsError(f"{manifest}: cannot read the checksum of {model} ({exc}).") from exc
-    if _sha256(file) != expected_sha:
+    if file_sha256(file) != expected_sha:
         raise MusicnnWeightsError(
             f"{file}: checksum differs from {manifest.name}; the weights were altered or truncated. "
             "Restore them from the repository."
