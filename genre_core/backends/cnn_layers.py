@@ -20,7 +20,6 @@ import numpy as np
 _ACTIVATIONS = ("linear", "relu", "softmax")
 
 
-
 #: Config keys that do not change the forward pass at inference (initialisers, penalties, dropout rates...).
 _INFERENCE_IRRELEVANT = frozenset({
     "name", "trainable", "kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
@@ -31,10 +30,8 @@ _INFERENCE_IRRELEVANT = frozenset({
 })
 
 
-
 class UnsupportedNetwork(Exception):
     """The file holds something this module does not run (the message says what); load it with Keras."""
-
 
 
 @dataclass
@@ -45,7 +42,6 @@ class _Layer:
     kind: str
     config: dict
     inputs: list[str]
-
 
 
 class _Vars:
@@ -69,7 +65,6 @@ class _Vars:
                                      f"expected {self.i}")
 
 
-
 def _eq(expected) -> Callable[[Any], bool]:
     """Accept exactly ``expected`` (``1`` is not ``True``; a list equals the same tuple)."""
     def check(v):
@@ -84,44 +79,35 @@ def _eq(expected) -> Callable[[Any], bool]:
     return check
 
 
-
 def _one_of(*values) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, str) and v in values
-
 
 
 def _is_bool(v) -> bool:
     return isinstance(v, bool)
 
 
-
 def _pos_int(v) -> bool:
     return type(v) is int and v >= 1
-
 
 
 def _int_pair(v) -> bool:
     return isinstance(v, (list, tuple)) and len(v) == 2 and all(_pos_int(x) for x in v)
 
 
-
 def _int_pair_or_none(v) -> bool:
     return v is None or _int_pair(v)
-
 
 
 def _any_int(v) -> bool:
     return type(v) is int
 
 
-
 def _pos_number(v) -> bool:
     return type(v) in (int, float) and v > 0
 
 
-
 _CHANNELS_LAST = _eq("channels_last")
-
 
 
 def _options(layer: _Layer, known: dict[str, Callable[[Any], bool]]) -> dict:
@@ -138,7 +124,6 @@ def _options(layer: _Layer, known: dict[str, Callable[[Any], bool]]) -> dict:
     return cfg
 
 
-
 def _check_dtype(layer: _Layer) -> None:
     """Float32 only (a ``DTypePolicy`` dict or the plain string)."""
     d = layer.config.get("dtype", "float32")
@@ -151,13 +136,11 @@ def _check_dtype(layer: _Layer) -> None:
         raise UnsupportedNetwork(f"layer {layer.name!r} computes in {str(d)[:60]}, not float32")
 
 
-
 def _same_pads(n: int, k: int, s: int) -> tuple[int, int]:
     """TensorFlow's "same" padding of one axis: ``(before, after)``, the odd cell after."""
     out = -(-n // s)
     total = max((out - 1) * s + k - n, 0)
     return total // 2, total - total // 2
-
 
 
 def _window_geometry(shape: tuple, k: tuple, s: tuple, padding: str) -> tuple[tuple, tuple]:
@@ -172,14 +155,12 @@ def _window_geometry(shape: tuple, k: tuple, s: tuple, padding: str) -> tuple[tu
     return (-(-h // s[0]), -(-w // s[1])), (left, right, top, bottom)
 
 
-
 def _ceil_mode_size(shape: tuple, k: tuple, s: tuple) -> tuple:
     """Output ``(H, W)`` of torch pooling with ``ceil_mode=True`` and no padding."""
     def one(n, k, s):
         out = -(-(n - k) // s) + 1
         return out - 1 if (out - 1) * s >= n else out  # the last window must start inside the input
     return one(shape[0], k[0], s[0]), one(shape[1], k[1], s[1])
-
 
 
 def _activation(torch, name: str, rank: int):
@@ -191,18 +172,15 @@ def _activation(torch, name: str, rank: int):
     return lambda t: torch.softmax(t, dim=channel)
 
 
-
 def _rank(shape: tuple, rank: int, layer: _Layer) -> None:
     if len(shape) + 1 != rank:
         raise UnsupportedNetwork(f"layer {layer.name!r} ({layer.kind}) gets a rank-{len(shape) + 1} tensor")
-
 
 
 def _one_input(shapes: list[tuple], layer: _Layer) -> tuple:
     if len(shapes) != 1:
         raise UnsupportedNetwork(f"layer {layer.name!r} ({layer.kind}) has {len(shapes)} inputs")
     return shapes[0]
-
 
 
 def _conv2d(torch, layer, shapes, v: _Vars):
@@ -232,20 +210,20 @@ def _conv2d(torch, layer, shapes, v: _Vars):
     return fn, (ho, wo, f)
 
 
-
-def _pool_options(layer):
+def _pool_geometry(layer, shapes) -> tuple:
+    """``(pool size, strides, input shape, (out rows, out frames), (left, right, top, bottom) padding)``."""
     p = _options(layer, {"pool_size": _int_pair, "strides": _int_pair_or_none, "padding": _one_of("same", "valid"),
                          "data_format": _CHANNELS_LAST})
     k = tuple(p["pool_size"])
-    return k, tuple(p["strides"]) if p["strides"] is not None else k, p["padding"]
-
+    s = tuple(p["strides"]) if p["strides"] is not None else k
+    shape = _one_input(shapes, layer)
+    _rank(shape, 4, layer)
+    out, pads = _window_geometry(shape, k, s, p["padding"])
+    return k, s, shape, out, pads
 
 
 def _max_pooling2d(torch, layer, shapes, v):
-    k, s, padding = _pool_options(layer)
-    shape = _one_input(shapes, layer)
-    _rank(shape, 4, layer)
-    (ho, wo), pads = _window_geometry(shape, k, s, padding)
+    k, s, shape, (ho, wo), pads = _pool_geometry(layer, shapes)
     F = torch.nn.functional
     left, _, top, _ = pads
     if any(pads) and left == top == 0 and _ceil_mode_size(shape, k, s) == (ho, wo):
@@ -260,12 +238,8 @@ def _max_pooling2d(torch, layer, shapes, v):
     return fn, (ho, wo, shape[2])
 
 
-
 def _average_pooling2d(torch, layer, shapes, v):
-    k, s, padding = _pool_options(layer)
-    shape = _one_input(shapes, layer)
-    _rank(shape, 4, layer)
-    (ho, wo), pads = _window_geometry(shape, k, s, padding)
+    k, s, shape, (ho, wo), pads = _pool_geometry(layer, shapes)
     F = torch.nn.functional
     if any(pads):  # TensorFlow averages over the real cells of each window only
         ones = F.pad(torch.ones(1, 1, shape[0], shape[1]), pads)
@@ -277,7 +251,6 @@ def _average_pooling2d(torch, layer, shapes, v):
         def fn(xs):
             return F.avg_pool2d(xs[0], k, s)
     return fn, (ho, wo, shape[2])
-
 
 
 def _global_pooling(reduce: str):
@@ -294,7 +267,6 @@ def _global_pooling(reduce: str):
     return build
 
 
-
 def _flatten(torch, layer, shapes, v):
     _options(layer, {"data_format": lambda d: d is None or d == "channels_last"})
     shape = _one_input(shapes, layer)
@@ -306,7 +278,6 @@ def _flatten(torch, layer, shapes, v):
         x = _to_keras_layout(xs[0])
         return x.reshape(x.shape[0], n)
     return fn, (n,)
-
 
 
 def _concatenate(torch, layer, shapes, v):
@@ -322,7 +293,6 @@ def _concatenate(torch, layer, shapes, v):
     out = list(shapes[0])
     out[axis - 1] = sum(s[axis - 1] for s in shapes)
     return (lambda xs: torch.cat(xs, dim=dim)), tuple(out)
-
 
 
 def _batch_normalization(torch, layer, shapes, v):
@@ -344,11 +314,9 @@ def _batch_normalization(torch, layer, shapes, v):
     return (lambda xs: torch.addcmul(b, xs[0], a)), shape
 
 
-
 def _relu(torch, layer, shapes, v):
     _options(layer, {"max_value": _eq(None), "negative_slope": _eq(0.0), "threshold": _eq(0.0)})
     return (lambda xs: torch.relu(xs[0])), _one_input(shapes, layer)
-
 
 
 def _activation_layer(torch, layer, shapes, v):
@@ -358,7 +326,6 @@ def _activation_layer(torch, layer, shapes, v):
     return (lambda xs: act(xs[0])), shape
 
 
-
 def _softmax(torch, layer, shapes, v):
     _options(layer, {"axis": lambda a: a in (-1, [-1])})
     shape = _one_input(shapes, layer)
@@ -366,11 +333,9 @@ def _softmax(torch, layer, shapes, v):
     return (lambda xs: act(xs[0])), shape
 
 
-
 def _dropout(torch, layer, shapes, v):
     _options(layer, {})
     return (lambda xs: xs[0]), _one_input(shapes, layer)
-
 
 
 def _dense(torch, layer, shapes, v):
@@ -385,7 +350,6 @@ def _dense(torch, layer, shapes, v):
     act = _activation(torch, p["activation"], 2)
     linear = torch.nn.functional.linear
     return (lambda xs: act(linear(xs[0], w, b))), (p["units"],)
-
 
 
 _BUILDERS = {
