@@ -93,3 +93,13 @@ def _fresh_input_memo():
 
     clear_memos()
     yield
+
+
+@pytest.fixture(scope="session")
+def probe():
+    """musicnn's 3 s probe signal at 22050 Hz (the musicnn tests' common input)."""
+    from genre_core.features import musicnn
+
+    y, sr = musicnn._probe_signal()
+    assert sr == 22050 and y.shape == (3 * 22050,)
+    return y

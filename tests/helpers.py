@@ -49,3 +49,11 @@ def metric_value(at, label: str) -> str:
         if m.label == label:
             return str(m.value)
     raise AssertionError(f"no metric {label!r} in {[m.label for m in at.metric]}")
+
+
+def load_npz(path: Path) -> dict:
+    """Every array of an ``.npz`` fixture (never unpickled)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}

@@ -15,9 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_npz
 
 from genre_core.errors import AudioError, GenreLabError
-from genre_core.features import UnknownFeatureSetError, get_feature_set, list_feature_sets
+from genre_core.features import (
+    UnknownFeatureSetError,
+    get_feature_set,
+    list_feature_sets,
+)
 from genre_core.features import musicnn as m
 
 FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_expected.npz"
@@ -30,15 +35,8 @@ SR = 22050
 
 @pytest.fixture(scope="module")
 def expected():
-    with np.load(FIXTURE, allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+    return load_npz(FIXTURE)
 
-
-@pytest.fixture(scope="module")
-def probe():
-    y, sr = m._probe_signal()
-    assert sr == SR and y.shape == (3 * SR,)
-    return y
 
 
 def _assert_close(ours, ref, rel=1e-4, what=""):

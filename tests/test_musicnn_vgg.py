@@ -22,9 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_npz
 
 from genre_core.errors import AudioError, GenreLabError
-from genre_core.features import UnknownFeatureSetError, get_feature_set, list_feature_sets
+from genre_core.features import (
+    UnknownFeatureSetError,
+    get_feature_set,
+    list_feature_sets,
+)
 from genre_core.features import musicnn as m
 
 FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_vgg_expected.npz"
@@ -36,15 +41,8 @@ ALL_LAYERS = "pool1+pool2+pool3+pool4+pool5"
 
 @pytest.fixture(scope="module")
 def expected():
-    with np.load(FIXTURE, allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+    return load_npz(FIXTURE)
 
-
-@pytest.fixture(scope="module")
-def probe():
-    y, sr = m._probe_signal()
-    assert sr == SR
-    return y
 
 
 def _assert_close(ours, ref, rel=REL, what=""):

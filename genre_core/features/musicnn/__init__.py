@@ -87,32 +87,11 @@ from .precision import PRECISIONS, bf16_supported, get_precision, set_precision
 from .probe import _probe_signal
 from .weights import MusicnnWeightsError, expected_tensors, load_weights, weights_dir
 
-__all__ = [
-    "ALL_MODELS",
-    "MODELS",
-    "MUSICNN_SR",
-    "PATCH_FRAMES",
-    "VGG_MODELS",
-    "MusicnnWeightsError",
-    "MusicnnConcatFeatures",
-    "MusicnnFeatures",
-    "MusicnnPoolFeatures",
-    "MusicnnTaggramFeatures",
-    "MusicnnVggFeatures",
-    "architecture",
-    "expected_tensors",
-    "load_weights",
-    "musicnn_net",
-    "musicnn_log_melspectrogram",
-    "musicnn_melspectrogram",
-    "musicnn_extract",
-    "musicnn_window_outputs",
-    "outputs_of",
-    "window_outputs_by_model",
-    "PRECISIONS",
-    "bf16_supported",
-    "get_precision",
-    "set_precision",
-    "tag_names",
-    "weights_dir",
-]
+from . import catalog as _catalog
+from . import feature_sets as _feature_sets
+from . import precision as _precision
+from . import weights as _weights
+
+__all__ = [*_catalog.__all__, *_weights.__all__, *_feature_sets.__all__, *_precision.__all__, "musicnn_net",
+           "musicnn_log_melspectrogram", "musicnn_melspectrogram", "musicnn_extract", "musicnn_window_outputs",
+           "outputs_of", "window_outputs_by_model"]
