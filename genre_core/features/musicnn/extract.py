@@ -35,8 +35,9 @@ VGG_OUTPUTS = {"taggram": N_TAGS, **{f"pool{i}_{stat}": VGG_FILTERS
 #: use every core inside one patch) and cost memory: measured on 2 cores, 20 patches through musicnn
 #: took 0.77 s in batches of 2, 0.79 s of 1 or 4, 0.93 s of 10, with peak RSS +75 MB (2) vs +200 MB (10).
 BATCH_PATCHES = 2
-#: Recent per-window outputs, ``(windows digest, sr, model, outputs, precision) -> outputs``: feature sets
-#: sharing a network on the same windows (``musicnn`` and ``musicnn_concat`` for one song) run it once.
+#: Recent per-window outputs, ``(windows digest, shape, sr, model, precision) -> every output``: feature
+#: sets sharing a network on the same windows (``musicnn``, ``musicnn_pool`` and ``musicnn_concat`` for
+#: one song) run it once.
 _RECENT: "OrderedDict[tuple, dict]" = OrderedDict()
 _RECENT_SIZE = 8
 _RECENT_LOCK = threading.Lock()
@@ -169,21 +170,22 @@ def window_outputs_by_model(
         return {model: {k: np.zeros((0, outputs_of(model)[k]), np.float32) for k in outs}
                 for model, outs in wanted.items()}
     digest = hashlib.sha1(np.ascontiguousarray(windows).view(np.uint8)).hexdigest()
-    keys = {model: (digest, windows.shape, int(sr), model, outs, get_precision()) for model, outs in wanted.items()}
+    keys = {model: (digest, windows.shape, int(sr), model, get_precision()) for model in wanted}
     with _RECENT_LOCK:
-        result = {model: _RECENT[key] for model, key in keys.items() if key in _RECENT}
-    missing = [model for model in wanted if model not in result]
+        every = {model: _RECENT[key] for model, key in keys.items() if key in _RECENT}
+    missing = [model for model in wanted if model not in every]
     if missing:
         logmel = musicnn_log_melspectrogram(windows, sr)  # (n, frames, 96)
         if logmel.shape[1] == 0:
             raise GenreLabError(f"musicnn needs at least {HOP_LENGTH} samples at 16 kHz per window; "
                                 f"got {windows.shape[1]} at {sr} Hz.")
-        for model in missing:
-            result[model] = _outputs_from_logmel(logmel, model, wanted[model])
+        for model in missing:  # every output is kept: any feature set of this model reuses the pass
+            every[model] = _outputs_from_logmel(logmel, model, tuple(outputs_of(model)))
             with _RECENT_LOCK:
-                _RECENT[keys[model]] = result[model]
+                _RECENT[keys[model]] = every[model]
                 while len(_RECENT) > _RECENT_SIZE:
                     _RECENT.popitem(last=False)
+    result = {model: {k: every[model][k] for k in outs} for model, outs in wanted.items()}
     if single:
         return {model: {k: v[0] for k, v in outs.items()} for model, outs in result.items()}
     return result

@@ -29,28 +29,45 @@ def build_musicnn_class():
                 return kernel.permute(3, 2, 0, 1).contiguous()
             return kernel[:, :, 0, :].permute(2, 1, 0).contiguous()  # (k, in, 1, out) -> conv1d (out, in, k)
 
-        def _relu_bn_max(self, hi, lo, layer):
-            """``max over frequency of BN(ReLU(z + bias))`` from the per-channel max ``hi`` and min ``lo`` of ``z``.
+        #: The front-end's convolutions, each followed by ReLU, batch norm and a max over frequency.
+        FRONT_LAYERS = ("timbral_74", "timbral_77", "temporal_128", "temporal_64", "temporal_32")
+
+        def __init__(self, tensors, model_layout):
+            super().__init__(tensors, model_layout)
+            # Fold the sign of each front-end channel's batch-norm scale into its filter (and keep the
+            # sign): a max over frequency of the signed maps then gives max z or min z per channel.
+            for layer in self.FRONT_LAYERS:
+                sign = torch.where(getattr(self, f"{layer}_bn_scale") >= 0, 1.0, -1.0)
+                weight = getattr(self, f"{layer}_weight")
+                weight.mul_(sign.view(-1, *([1] * (weight.dim() - 1))))
+                self.register_buffer(f"{layer}_sign", sign)
+
+        def _relu_bn_max(self, signed_max, layer):
+            """``max over frequency of BN(ReLU(z + bias))`` from ``signed_max``, the max of the signed maps.
 
             ReLU and an affine map with a fixed scale are monotone (in floating
             point too, as rounding is monotone), so the maximum commutes with
             them: it is ``BN(ReLU(max z + bias))`` for channels with a
             non-negative batch-norm scale and ``BN(ReLU(min z + bias))`` for the
-            others. Exact, and it avoids three passes over the largest tensors.
-            ``hi`` and ``lo`` are ``(b, channels, t)``.
+            others. The filters of the latter are stored negated (``__init__``),
+            so one max over frequency gives ``-min z`` for them, and the sign
+            restores ``min z``; negation is exact, so this equals reducing the
+            unsigned maps, and avoids three passes over the largest tensors (a
+            max alone is also 2-10x faster than ``aminmax``). ``signed_max`` is
+            ``(b, channels, t)``.
             """
-            scale = getattr(self, f"{layer}_bn_scale").view(1, -1, 1)
-            picked = torch.where(scale >= 0, hi, lo) + getattr(self, f"{layer}_bias").view(1, -1, 1)
-            return F.relu(picked) * scale + getattr(self, f"{layer}_bn_shift").view(1, -1, 1)
+            view = (1, -1, 1)
+            scale = getattr(self, f"{layer}_bn_scale").view(view)
+            picked = signed_max * getattr(self, f"{layer}_sign").view(view) + getattr(self, f"{layer}_bias").view(view)
+            return F.relu(picked) * scale + getattr(self, f"{layer}_bn_shift").view(view)
 
         def _front_end(self, x):
             feats = []
             # Timbral front-end: 7 x (38|67) kernels over the time-padded patch, max over frequency.
             xt = F.pad(x, (0, 0, 3, 3)).unsqueeze(1)  # (b, 1, t+6, 96)
             for layer in ("timbral_74", "timbral_77"):
-                z = F.conv2d(xt, getattr(self, f"{layer}_weight"))  # (b, 204, t, 96 - kw + 1)
-                lo, hi = torch.aminmax(z, dim=3)
-                feats.append(self._relu_bn_max(hi, lo, layer))  # (b, 204, t)
+                z = F.conv2d(xt, getattr(self, f"{layer}_weight"))  # (b, 204, t, 96 - kw + 1), signed
+                feats.append(self._relu_bn_max(z.amax(dim=3), layer))  # (b, 204, t)
             # Temporal front-end: 1-d kernels along time per mel band ("same" padding), max over
             # frequency. As one 1 x k conv2d over (mel, time) (oneDNN): the earlier matrix product of
             # the unfolded signal went through MKL's GEMM, measured 4-10x slower in a process that
@@ -58,10 +75,9 @@ def build_musicnn_class():
             xf = x.permute(0, 2, 1).unsqueeze(1)  # (b, 1, 96, t)
             for k in (128, 64, 32):
                 layer = f"temporal_{k}"
-                weight = getattr(self, f"{layer}_weight").unsqueeze(2)  # (51, 1, 1, k)
+                weight = getattr(self, f"{layer}_weight").unsqueeze(2)  # (51, 1, 1, k), signed
                 z = F.conv2d(F.pad(xf, (k // 2 - 1, k // 2)), weight)  # (b, 51, 96, t)
-                lo, hi = torch.aminmax(z, dim=2)  # (b, 51, t)
-                feats.append(self._relu_bn_max(hi, lo, layer))  # (b, 51, t)
+                feats.append(self._relu_bn_max(z.amax(dim=2), layer))  # (b, 51, t)
             return torch.cat(feats, dim=1)  # (b, 561, t)
 
         def _mid_end(self, front):
