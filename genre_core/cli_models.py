@@ -173,8 +173,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--max-duration", type=float, default=600.0, metavar="S",
                    help="analyse at most the first S seconds (default 600)")
     p.add_argument("--max-windows", type=int, default=40, metavar="N",
-                   help="long files: each run analyses at most N windows spread over the whole track "
-                        "(default 40; 0 = every window)")
+                   help="each run analyses at most N windows, none overlapping, spread over the whole track "
+                        "(default 40; 0 = every window, overlapping ones too)")
     p.add_argument("--no-segments", action="store_true", help="omit the per-segment table")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output on stderr")
     p.set_defaults(func=cmd_predict)

@@ -58,6 +58,7 @@ __all__ = [
     "stack_inputs",
     "stack_windows",
     "spread_windows",
+    "analysed_windows",
     "track_input",
     "clear_input_memo",
 ]
@@ -393,6 +394,35 @@ def spread_windows(n: int, max_windows: int | None) -> np.ndarray:
 
 
 
+def analysed_windows(n: int, spec, max_windows: int | None) -> np.ndarray:
+    """Indices of the windows a prediction analyses: at most one per window length, at most ``max_windows``.
+
+    The prediction policy: of a track's ``n`` windows (``spec.window`` long,
+    ``spec.hop`` apart), analyse no more than fit side by side without overlap
+    (overlapping windows see the same audio twice) and no more than
+    ``max_windows``, spread evenly from the first to the last
+    (:func:`spread_windows`). A 30 s clip cut into 3 s windows every 1.5 s
+    (19 windows) is analysed through 10 non-overlapping windows that still
+    cover all of it. ``max_windows`` of ``None`` or ``0`` keeps all ``n``
+    (overlapping ones too).
+
+    Examples
+    --------
+    >>> from genre_core.inputs import InputSpec
+    >>> spec = InputSpec("features", "gtzan57", {}, 3.0, 1.5)
+    >>> analysed_windows(19, spec, 40).tolist()
+    [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
+    >>> len(analysed_windows(119, spec, 40)), len(analysed_windows(19, spec, None))
+    (40, 19)
+    """
+    if not max_windows:
+        return np.arange(n)
+    hop = spec.hop if spec.hop is not None else spec.window
+    if spec.window and hop and hop < spec.window and n > 1:
+        max_windows = min(int(max_windows), int(np.floor((n - 1) * hop / spec.window + 1e-9)) + 1)
+    return spread_windows(n, max_windows)
+
+
 def _features_of(windows: np.ndarray, sr: int, spec) -> np.ndarray:
     """The model input of equal-length windows (what :func:`compute_track_input` computes)."""
     if spec.kind == "features":
@@ -425,11 +455,11 @@ _INPUT_MEMO_LOCK = threading.Lock()
 
 
 def track_input(audio, spec, *, max_windows: int | None = None):
-    """One file's input for one spec under the long-file policy: ``(TrackInput, n_windows_total)``.
+    """One file's input for one spec under the prediction policy: ``(TrackInput, n_windows_total)``.
 
-    With at most ``max_windows`` windows (or no limit), this is exactly
-    :func:`compute_track_input`. Above it, only
-    :func:`spread_windows` of them are computed: every row equals the
+    Without a limit, or when :func:`analysed_windows` keeps every window, this
+    is exactly :func:`compute_track_input`. Otherwise only the windows
+    :func:`analysed_windows` picks are computed: every row equals the
     corresponding row of the full computation (each window's input depends on
     that window only). The last few results are remembered (keyed by the
     audio's content), so several runs sharing an input compute it once even
@@ -470,10 +500,10 @@ def _track_input(audio, spec, *, max_windows: int | None = None):
         return ti, len(ti.X)
     windows, starts, ends = _windows(y, sr, spec)
     n = int(windows.shape[0])
-    if n <= max_windows:
+    idx = analysed_windows(n, spec, max_windows)
+    if len(idx) == n:
         ti = compute_track_input(y, sr, spec, track_id=audio.name)
         return ti, len(ti.X)
-    idx = spread_windows(n, max_windows)
     X = _features_of(np.ascontiguousarray(windows[idx]), sr, spec)
     return TrackInput(audio.name, np.ascontiguousarray(X, dtype=np.float32), starts[idx], ends[idx]), n
 

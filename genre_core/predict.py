@@ -18,10 +18,11 @@ time, not the sum of its members'). Models are loaded on first use, so
 TensorFlow / torch / xgboost are imported only when a run that needs them
 predicts.
 
-Long files: each run analyses at most :data:`MAX_WINDOWS` (40) of its windows,
-spread evenly from the start to the end of the (at most ``max_duration``
-seconds) analysed audio (:func:`genre_core.inputs.spread_windows`);
-``max_windows=None`` analyses all. Evaluating a run on a labelled dataset is
+Prediction policy: each run analyses at most :data:`MAX_WINDOWS` (40) of its
+windows and no more than fit side by side without overlap, spread evenly from
+the start to the end of the (at most ``max_duration`` seconds) analysed audio
+(:func:`genre_core.inputs.analysed_windows`); ``max_windows=None`` analyses
+every window, overlapping ones too. Evaluating a run on a labelled dataset is
 :func:`genre_core.evaluate.evaluate_run`. A prediction records ``n_windows_total`` next to ``n_segments``.
 
 Loading runs is the expensive part (TensorFlow, torch); callers that predict
@@ -98,10 +99,10 @@ class TrackPrediction:
         The members' weights, for a voting run.
     n_windows_total : int
         Windows the analysed audio has at this run's window and hop; more than
-        ``n_segments`` when the long-file policy analysed only some of them
+        ``n_segments`` when the prediction policy analysed only some of them
         (0: not recorded).
     max_windows : int or None
-        The long-file policy in force (at most this many windows per run).
+        The prediction policy in force (at most this many windows per run).
     """
 
     run_id: str
@@ -280,7 +281,13 @@ def run_cost(run) -> float:
 # --------------------------------------------------------------------------- one file, streamed
 
 
-#: Long-file policy: at most this many windows per run, spread over the whole track (``None``/0: all).
+#: Prediction policy: each run analyses at most this many windows, and no more than fit side by side
+#: without overlap, spread evenly over the whole track (:func:`genre_core.inputs.analysed_windows`;
+#: ``max_windows=None``/0: every window, overlapping ones too). A 30 s clip in 3 s windows every 1.5 s is
+#: analysed through 10 windows that cover it all instead of 19 that see every second twice: half the
+#: work for the same audio. On the out-of-fold window predictions of the 413 development tracks, the
+#: shipped runs' track labels stay the same for 97.6-100 % of tracks and their accuracies move by -0.007
+#: to +0.012 (README, "Predicting a song").
 MAX_WINDOWS = 40
 
 
@@ -298,9 +305,11 @@ def _leaf_prediction(rid, run, model, audio, ti, n_total, cap, t_feat, t_load, t
             f"it was zero-padded, which makes the prediction less reliable."
         )
     if n_total > len(ti.X):
+        long_file = cap is not None and len(ti.X) >= cap
         notes.append(
-            f"Long file: {len(ti.X)} of its {n_total} windows, spread evenly over the whole track, were "
-            f"analysed (at most {cap} windows per run)."
+            ("Long file: " if long_file else "")
+            + f"{len(ti.X)} of its {n_total} windows, spread evenly over the whole track, were analysed "
+            f"(no overlapping windows, at most {cap} windows per run)."
         )
     timings = {"features_s": round(t_feat, 4), "inference_s": round(t_inf, 4)}
     if t_load:
@@ -365,9 +374,10 @@ def iter_predictions(
     audios : dict
         ``{sample rate: Audio}`` covering every run's ``input_spec.sr``.
     max_windows : int or None
-        Long-file policy (default :data:`MAX_WINDOWS`): a run whose windows
-        exceed it analyses that many, spread evenly over the whole track
-        (:func:`~genre_core.inputs.spread_windows`); ``None`` or 0 analyses all.
+        Prediction policy (default :data:`MAX_WINDOWS`): a run analyses at most
+        that many windows and no overlapping ones, spread evenly over the whole
+        track (:func:`~genre_core.inputs.analysed_windows`); ``None`` or 0
+        analyses every window.
     parallel : bool
         Compute inputs and load models in worker threads (default) or all in this thread.
     progress : callable, optional
@@ -609,9 +619,10 @@ def predict_file(
     max_duration : float or None
         Analyse at most this many seconds from the start (default 600).
     max_windows : int or None
-        Long-file policy: at most this many windows per run, spread evenly over
-        the whole (analysed) track (default :data:`MAX_WINDOWS` = 40; ``None``
-        or 0: every window). Each prediction records ``n_windows_total``.
+        Prediction policy: at most this many windows per run and no overlapping
+        ones, spread evenly over the whole (analysed) track (default
+        :data:`MAX_WINDOWS` = 40; ``None`` or 0: every window, overlapping ones
+        too). Each prediction records ``n_windows_total``.
     progress : callable, optional
         Receives ``{"stage": "decoding" | "predicting", "done", "total"}``.
 

@@ -6,9 +6,10 @@ segment) with the waveform / mel spectrogram -> downloads.
 
 Decoding and predictions are cached with ``st.cache_data`` on (the file's
 SHA-256, the run folder + its run.json mtime, the analysis limit), so a rerun
-(choosing a segment to play, switching the chart) recomputes nothing. Long
-files follow genre_core's policy: each run analyses at most
-``predict.MAX_WINDOWS`` windows spread over the whole track (said on the page).
+(choosing a segment to play, switching the chart) recomputes nothing. Every
+file follows genre_core's prediction policy: each run analyses at most
+``predict.MAX_WINDOWS`` windows, none overlapping, spread over the whole track
+(said on the page).
 """
 
 from __future__ import annotations
@@ -255,10 +256,9 @@ def _fast_first(run_ids: list[str]) -> list[str]:
 def limits_ui(audio, preds=()) -> None:
     cut = [p for p in preds if p.n_windows_total > p.n_segments]
     if cut:
-        st.info(
-            f"Long file: each run analyses at most {predict.MAX_WINDOWS} of its windows, spread evenly over the "
-            "whole track (" + ", ".join(f"{p.run_id}: {p.n_segments} of {p.n_windows_total}" for p in cut) + ").",
-            icon=":material/timelapse:",
+        st.caption(
+            f"Each run analyses at most {predict.MAX_WINDOWS} windows and none that overlap, spread evenly over "
+            "the whole track (" + ", ".join(f"{p.run_id}: {p.n_segments} of {p.n_windows_total}" for p in cut) + ")."
         )
     if getattr(audio, "clipped_to_max", False):
         st.info(

@@ -125,6 +125,36 @@ def test_long_file_policy_picks_windows_and_keeps_their_values(shipped):
         assert p.to_dict(segments=False)["n_windows_total"] == n
 
 
+def test_prediction_policy_skips_overlapping_windows(shipped):
+    """By default a 30 s clip in 3 s windows every 1.5 s is analysed through its 10 non-overlapping
+    windows (every other one, first and last included), each equal to the full computation's row."""
+    from genre_core.inputs import InputSpec, analysed_windows
+    from genre_core.predict import MAX_WINDOWS, predict_audio
+
+    spec = InputSpec("features", "gtzan57", {}, 3.0, 1.5)
+    assert analysed_windows(19, spec, MAX_WINDOWS).tolist() == list(range(0, 19, 2))
+    assert analysed_windows(19, spec, None).tolist() == list(range(19))
+    assert len(analysed_windows(200, spec, MAX_WINDOWS)) == MAX_WINDOWS
+    no_overlap = InputSpec("features", "gtzan57", {}, 3.0, 3.0)
+    assert analysed_windows(10, no_overlap, MAX_WINDOWS).tolist() == list(range(10))
+
+    audio = _audio(30.0, seed=5)
+    memo: dict = {}
+    leaves = [r for r in shipped if not r.is_voting]
+    checked = 0
+    for run, p in zip(leaves, predict_audio(leaves, {audio.sr: audio})):
+        _, seg = _plain(run, audio, memo)
+        spec = run.load_model().input_spec
+        idx = analysed_windows(len(seg), spec, MAX_WINDOWS)
+        assert p.n_windows_total == len(seg) and p.n_segments == len(idx), run.id
+        np.testing.assert_allclose(p.segment_proba, seg[idx], atol=TOL, rtol=0, err_msg=run.id)
+        if spec.hop is not None and spec.hop < spec.window:
+            assert p.n_segments < len(seg) and any(f"{len(idx)} of its {len(seg)} windows" in s for s in p.notes)
+            assert not any(s.startswith("Long file") for s in p.notes)
+            checked += 1
+    assert checked, "no shipped run has overlapping windows"
+
+
 def test_runs_asked_one_at_a_time_share_their_input(monkeypatch):
     """The Predict page asks each run on its own: a shared input is still computed once."""
     import genre_core.inputs as inputs_mod
