@@ -288,7 +288,44 @@ def test_xgb_save_load_identical(xgb_fitted, feat_data, tmp_path):
     assert {p.name for p in written} == {"model.json", "booster.json"}
     again = load_model(tmp_path / "x")
     assert again.best_iteration_ == model.best_iteration_
-    np.testing.assert_array_equal(again.predict_proba(Xv), model.predict_proba(Xv))
+    assert again.n_parameters() == model.n_parameters()
+    # a loaded model predicts with its trees in numpy: xgboost's own predictions within 1e-6
+    np.testing.assert_allclose(again.predict_proba(Xv), model.predict_proba(Xv), atol=1e-6, rtol=0)
+    again.save(tmp_path / "y")  # saving a loaded model writes the same trees
+    np.testing.assert_allclose(load_model(tmp_path / "y").predict_proba(Xv), model.predict_proba(Xv), atol=1e-6)
+
+
+def test_xgb_numpy_trees_match_xgboost_on_missing_values(xgb_fitted, feat_data, tmp_path):
+    """The models refuse NaN windows, but the tree reader follows xgboost's default directions too."""
+    import xgboost
+
+    from genre_core.backends.xgb_trees import TreeEnsemble
+
+    model, _ = xgb_fitted
+    model.save(tmp_path / "x")
+    trees = TreeEnsemble.from_json(json.loads((tmp_path / "x" / "booster.json").read_text()),
+                                   n_rounds=model.best_iteration_ + 1)
+    X = np.array(feat_data[3], dtype=np.float32)
+    X[::3, ::2] = np.nan
+    ref = model._booster.predict(xgboost.DMatrix(X), iteration_range=(0, model.best_iteration_ + 1),
+                                 output_margin=True)
+    np.testing.assert_allclose(trees.margins(X), ref, atol=1e-5, rtol=0)
+
+
+def test_xgb_loaded_model_predicts_without_importing_xgboost(xgb_fitted, feat_data, tmp_path):
+    import subprocess
+    import sys
+
+    model, _ = xgb_fitted
+    model.save(tmp_path / "x")
+    np.save(tmp_path / "X.npy", np.asarray(feat_data[3], dtype=np.float32))
+    code = ("import sys, numpy as np; from genre_core.backends import load_model; "
+            f"m = load_model({str(tmp_path / 'x')!r}); p = m.predict_proba(np.load({str(tmp_path / 'X.npy')!r})); "
+            f"np.save({str(tmp_path / 'p.npy')!r}, p); print(sorted(k for k in ('xgboost', 'sklearn') if k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), model.predict_proba(feat_data[3]), atol=1e-6, rtol=0)
 
 
 def test_xgb_artifact_errors(xgb_fitted, tmp_path):
@@ -539,3 +576,18 @@ def test_soft_voter_label_mismatch_names_labels():
         SoftVoter(["a", "b"], [CLASSES, ["alpha", "beta", "delta"]])
     with pytest.raises(RunError, match="distinct; repeated: a"):
         SoftVoter(["a", "a"], [CLASSES, CLASSES])
+
+
+def test_xgb_models_the_numpy_reader_does_not_cover_use_xgboost(xgb_fitted, feat_data, tmp_path, monkeypatch):
+    from genre_core.backends import xgb_trees
+
+    model, _ = xgb_fitted
+    model.save(tmp_path / "x")
+
+    def unsupported(*args, **kwargs):
+        raise xgb_trees.UnsupportedTrees("categorical splits")
+
+    monkeypatch.setattr(xgb_trees.TreeEnsemble, "from_json", unsupported)
+    again = load_model(tmp_path / "x")
+    assert again._trees is None and again._booster is not None
+    np.testing.assert_array_equal(again.predict_proba(feat_data[3]), model.predict_proba(feat_data[3]))

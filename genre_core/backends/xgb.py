@@ -7,7 +7,11 @@ sample weights, and a per-round history (``mlogloss`` -> ``loss``, ``1 - merror`
 feature scaling, so none is stored.
 
 Saved files: ``model.json`` and ``booster.json`` (xgboost's own JSON model
-format; loading it runs no code).
+format; loading it runs no code). A loaded model predicts with its trees in
+numpy (:mod:`.xgb_trees`, within 1e-6 of xgboost), so predicting never imports
+xgboost (nor the scikit-learn and SciPy it imports, ~1.5 s of a fresh
+process); xgboost parses the file only to save it again or for models the
+numpy reader does not cover.
 
 Example
 -------
@@ -27,6 +31,7 @@ import numpy as np
 
 from ..errors import RunError, TrainingCancelled
 from ..jsonio import read_json as read_json_file
+from .xgb_trees import TreeEnsemble, UnsupportedTrees
 from .base import (
     EpochReporter,
     GenreModel,
@@ -52,6 +57,7 @@ class XGBModel(GenreModel):
     """xgboost gradient boosting (hist) with early stopping on validation log loss."""
 
     name = "xgb"
+    label = "gradient-boosted trees"
     progress_unit = "boosting round"
     description = ("xgboost gradient-boosted trees (hist) on a feature vector per window (default: MFCC "
                    "statistics on 3 s windows), early stopping on validation log loss, class weights.")
@@ -82,6 +88,8 @@ class XGBModel(GenreModel):
     def __init__(self, input_spec=None, **params):
         super().__init__(input_spec, **params)
         self._booster = None
+        self._booster_path: Path | None = None
+        self._trees: TreeEnsemble | None = None  # a loaded model's trees, predicted in numpy
         self.best_iteration_: int | None = None
 
     def _booster_params(self, n_classes: int) -> dict:
@@ -149,24 +157,35 @@ class XGBModel(GenreModel):
         best = getattr(booster, "best_iteration", None) if has_valid and p["early_stopping"] > 0 else None
         self.best_iteration_ = int(best) if best is not None else rounds - 1
         self.best_epoch_ = self.best_iteration_ + 1
-        self._booster = booster
+        self._booster, self._booster_path, self._trees = booster, None, None
         self.fit_time_s_ = round(time.perf_counter() - t0, 3)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         X = self._check_predict_input(X)
-        if self._booster is None:
+        if self._booster is None and self._trees is None:
             raise RunError("The xgb model has no booster; fit or load it first.")
         if len(X) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float64)
+        X = X.reshape(len(X), -1)
+        if self._trees is not None:  # a loaded model: its trees in numpy, xgboost not imported
+            return normalise_rows(self._trees.predict_proba(X))
         xgb = _xgb()
-        d = xgb.DMatrix(X.reshape(len(X), -1), nthread=n_threads())
+        d = xgb.DMatrix(X, nthread=n_threads())
         proba = self._booster.predict(d, iteration_range=(0, self.best_iteration_ + 1))
         return normalise_rows(np.asarray(proba).reshape(len(X), len(self.classes_)))
 
+    def _require_booster(self):
+        """The xgboost booster (parsed from the loaded file on first need: saving, counting nodes)."""
+        if self._booster is None and self._booster_path is not None:
+            self._booster = _load_booster(self._booster_path)
+        return self._booster
+
     def n_parameters(self) -> int | None:
         """Tree nodes in the kept rounds."""
-        if self._booster is None:
+        if self._trees is not None:
+            return self._trees.n_nodes
+        if self._require_booster() is None:
             return None
         dump = self._booster[: self.best_iteration_ + 1].get_dump()
         return int(sum(tree.count("\n") for tree in dump))
@@ -176,38 +195,52 @@ class XGBModel(GenreModel):
 
     def _save_artifacts(self, folder: Path) -> list[Path]:
         path = folder / "booster.json"
-        self._booster.save_model(str(path))
+        self._require_booster().save_model(str(path))
         return [path]
 
     def _load_artifacts(self, folder: Path, state: dict) -> None:
         path = require_file(folder / "booster.json", "booster file (booster.json)")
-        xgb = _xgb()
         # xgboost's own parser is lenient and its predictor trusts the trees (a cycle crashes the
-        # process): read strictly and check every tree before xgboost sees the file
-        check_booster_json(read_json_file(path, "booster file"), path)
-        try:
-            booster = xgb.Booster(params={"nthread": n_threads()})
-            booster.load_model(str(path))
-        except xgb.core.XGBoostError as err:
-            msg = str(err).strip().splitlines()
-            raise RunError(f"{path}: the booster file is corrupt ({msg[0][:200] if msg else type(err).__name__}).") \
-                from None
+        # process): read strictly and check every tree before anything uses the file
+        doc = read_json_file(path, "booster file")
+        check_booster_json(doc, path)
         n_features = int(np.prod(self.input_shape_)) if self.input_shape_ else -1
-        try:
-            cfg = json.loads(booster.save_config())
-            n_class = int(cfg["learner"]["learner_model_param"]["num_class"])
-        except (KeyError, ValueError, TypeError):
-            n_class = -1
-        if booster.num_features() != n_features or n_class != len(self.classes_):
-            raise RunError(f"{path}: the booster takes {booster.num_features()} features -> {n_class} classes, "
-                           f"but the manifest says {n_features} -> {len(self.classes_)}.")
         best = state.get("best_iteration")
-        rounds = booster.num_boosted_rounds()
+        try:
+            trees = TreeEnsemble.from_json(doc)
+        except UnsupportedTrees:  # valid, but not what the numpy predictor covers: xgboost predicts
+            booster = _load_booster(path)
+            try:
+                n_class = int(json.loads(booster.save_config())["learner"]["learner_model_param"]["num_class"])
+            except (KeyError, ValueError, TypeError):
+                n_class = -1
+            shape, rounds, trees = (booster.num_features(), n_class), booster.num_boosted_rounds(), None
+        else:
+            booster = None
+            shape, rounds = (trees.n_features, trees.n_classes), len(trees.roots) // max(trees.n_classes, 1)
+        if shape != (n_features, len(self.classes_)):
+            raise RunError(f"{path}: the booster takes {shape[0]} features -> {shape[1]} classes, "
+                           f"but the manifest says {n_features} -> {len(self.classes_)}.")
         if not isinstance(best, int) or not 0 <= best < rounds:
             raise RunError(f"{folder / 'model.json'}: best_iteration {best!r} is not within the booster's "
                            f"{rounds} rounds.")
         self.best_iteration_ = best
         self._booster = booster
+        self._booster_path = path
+        self._trees = TreeEnsemble.from_json(doc, n_rounds=best + 1) if trees is not None else None
+
+
+def _load_booster(path: Path):
+    """xgboost's ``Booster`` from a checked JSON file (:func:`check_booster_json` first)."""
+    xgb = _xgb()
+    try:
+        booster = xgb.Booster(params={"nthread": n_threads()})
+        booster.load_model(str(path))
+    except xgb.core.XGBoostError as err:
+        msg = str(err).strip().splitlines()
+        raise RunError(f"{path}: the booster file is corrupt ({msg[0][:200] if msg else type(err).__name__}).") \
+            from None
+    return booster
 
 
 def check_booster_json(doc: Any, path: Path) -> None:
