@@ -43,10 +43,28 @@ _RECENT_SIZE = 8
 _RECENT_LOCK = threading.Lock()
 
 
+#: The last windows' log-mel, ``(windows digest, shape, sr) -> (n, frames, 96)``: a feature set whose
+#: second network is not in :data:`_RECENT` yet (``musicnn_concat`` after ``musicnn``) reuses it.
+_LOGMEL: dict[tuple, np.ndarray] = {}
+
+
 def clear_recent_outputs() -> None:
     """Forget the recent per-window outputs (see :func:`genre_core.store.clear_memos`)."""
     with _RECENT_LOCK:
         _RECENT.clear()
+        _LOGMEL.clear()
+
+
+def _recent_logmel(windows: np.ndarray, digest: str, sr: int) -> np.ndarray:
+    key = (digest, windows.shape, sr)
+    with _RECENT_LOCK:
+        if key in _LOGMEL:
+            return _LOGMEL[key]
+    logmel = musicnn_log_melspectrogram(windows, sr)
+    with _RECENT_LOCK:
+        _LOGMEL.clear()
+        _LOGMEL[key] = logmel
+    return logmel
 
 
 register_memo(clear_recent_outputs)
@@ -175,7 +193,7 @@ def window_outputs_by_model(
         every = {model: _RECENT[key] for model, key in keys.items() if key in _RECENT}
     missing = [model for model in wanted if model not in every]
     if missing:
-        logmel = musicnn_log_melspectrogram(windows, sr)  # (n, frames, 96)
+        logmel = _recent_logmel(windows, digest, int(sr))  # (n, frames, 96)
         if logmel.shape[1] == 0:
             raise GenreLabError(f"musicnn needs at least {HOP_LENGTH} samples at 16 kHz per window; "
                                 f"got {windows.shape[1]} at {sr} Hz.")
