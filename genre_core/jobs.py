@@ -536,7 +536,7 @@ class _Progress:
         epoch_row = stage == "training" and (d.get("epoch") or 0) >= 1
         if epoch_row:
             row = {k: d.get(k) for k in ("epoch", "epochs", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
-                                         "fold", "folds", "member", "members", "refit")
+                                         "fold", "folds", "member", "members", "refit", "refit_fold")
                    if k in d}
             row["t"] = round(time.monotonic() - self.t0, 3)
             with open(self.folder / HISTORY_FILE, "a", encoding="utf-8") as fh:

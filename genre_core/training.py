@@ -359,14 +359,24 @@ class _Fitted:
 
 
 def _cross_fit(model_cls, spec, params, splits, inputs, label_of, labels, *, n_augment: int, rep: Reporter,
-               should_stop, cross_validated: bool) -> _Fitted:
-    """Fit one model per split (early stopping on its validation tracks) and predict its held-out tracks."""
+               should_stop, cross_validated: bool, refit: bool = False) -> _Fitted:
+    """Fit one model per split (early stopping on its validation tracks) and predict its held-out tracks.
+
+    With ``refit`` (cross-validation whose saved model is refit on every
+    track), each fold does what the refit does, inside the fold: after the fit
+    that chooses on the fold's validation tracks (best epoch / boosting round,
+    C), a second fit on its training + validation tracks with those choices
+    predicts the fold's test tracks. The out-of-fold figures then estimate the
+    procedure that made the saved model, and no fold leaves a validation
+    artist out of training (with a few artists per genre, that costs a genre
+    a third of its artists).
+    """
     from .splits import check_no_leak
 
     out = _Fitted()
     for i, sp in enumerate(splits):
         if cross_validated:
-            rep.extra = {"fold": i + 1, "folds": len(splits)}
+            rep.extra = {"fold": i + 1, "folds": len(splits), "refit_fold": False}
         aug_items = [f"{t}#aug{j}" for t in sp.train for j in range(1, n_augment + 1)]
         train_items = list(sp.train) + [a for a in aug_items if a in inputs]
         check_no_leak(sp, segment_track_ids={"train": [x for x in train_items if x in inputs],
@@ -382,6 +392,16 @@ def _cross_fit(model_cls, spec, params, splits, inputs, label_of, labels, *, n_a
         out.model, dt = _fit(model_cls, spec, params, train_data, valid_data, labels, rep, should_stop)
         out.t_train += dt
         rep.check("after training")
+        chooser = out.model
+        if refit and valid_data is not None:
+            overrides = refit_overrides(model_cls, [chooser.best_epoch_], [getattr(chooser, "chosen_params_", {}) or {}])
+            aug_valid = [f"{t}#aug{j}" for t in sp.valid for j in range(1, n_augment + 1)]
+            both = stack_windows(inputs, train_items + list(sp.valid) + [a for a in aug_valid if a in inputs], label_of)
+            rep.extra = {**rep.extra, "refit_fold": True}
+            out.model, dt = _fit(model_cls, spec, {**params, **overrides}, both, None, labels, rep, should_stop)
+            rep.extra = {**rep.extra, "refit_fold": False}
+            out.t_train += dt
+            rep.check("after training")
         eval_side, eval_data = "test", stack_windows(inputs, sp.test, label_of)
         if eval_data is None:
             eval_side, eval_data = "valid", valid_data
@@ -396,9 +416,10 @@ def _cross_fit(model_cls, spec, params, splits, inputs, label_of, labels, *, n_a
                                      labels)
             out.fold_metrics.append({"fold": i + 1, "n_tracks": m["n_tracks"], "track_accuracy": m["track_accuracy"],
                                      "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"],
-                                     "segment_accuracy": m["segment_accuracy"], "best_epoch": out.model.best_epoch_,
-                                     "epochs_run": len(out.model.history),
-                                     "chosen": dict(getattr(out.model, "chosen_params_", {}) or {})})
+                                     "segment_accuracy": m["segment_accuracy"], "best_epoch": chooser.best_epoch_,
+                                     "epochs_run": len(chooser.history),
+                                     "chosen": dict(getattr(chooser, "chosen_params_", {}) or {}),
+                                     "refit_on_train_and_valid": chooser is not out.model})
     rep.extra = {}
     rep.stage("evaluating", 1, 1)
     return out
@@ -450,9 +471,11 @@ def _pooled_metrics(oof, label_of, labels, folds, fold_metrics, group, refit_rec
             f"({', '.join(f'{k_}={v}' for k_, v in refit_record['overrides'].items()) or 'same settings'}"
             f"); the figures are its cross-validated estimates" if refit_record
             else "the saved model is the last fold's")
+    how = ("each refit on its fold's training + validation tracks with what it chose on its validation tracks, "
+           if any(f.get("refit_on_train_and_valid") for f in fold_metrics) else "")
     notes.append(f"{len(folds)}-fold cross-validation grouped by {group}: metrics pool the out-of-fold "
-                 f"predictions of {len(folds)} models (every track tested once), with mean ± std over folds; "
-                 f"{kept}.")
+                 f"predictions of {len(folds)} models ({how}every track tested once), with mean ± std over "
+                 f"folds; {kept}.")
     return metrics, tracks_df, segments_df
 
 
@@ -620,7 +643,7 @@ def train(
         # ---- fit + evaluate, fold by fold
         fitted = _cross_fit(model_cls, spec, params, folds or [main_split], inputs, label_of, labels,
                             n_augment=n_augment if augmenter else 0, rep=rep, should_stop=should_stop,
-                            cross_validated=bool(folds))
+                            cross_validated=bool(folds), refit=bool(folds) and refit)
         model, oof, fold_metrics, n_windows = fitted.model, fitted.oof, fitted.fold_metrics, fitted.n_windows
         t_train, t_infer = fitted.t_train, fitted.t_infer
         refit_record = None

@@ -61,6 +61,40 @@ def test_kfold_refit_keeps_every_out_of_fold_prediction_and_refits_on_all(models
     assert any("refit on all" in n for n in run.info["notes"])
 
 
+def test_with_refit_each_fold_refits_on_its_training_and_validation_tracks(models, synthetic_dataset_dir,
+                                                                         monkeypatch):
+    """Each fold chooses on its validation tracks, then predicts its test tracks with a model refit on
+    training + validation tracks with that choice: the procedure of the saved model, inside the fold."""
+    import genre_core.training as training_mod
+
+    fits = []
+    real_fit = training_mod._fit
+
+    def recording(model_cls, spec, params, train_data, valid_data, *args, **kwargs):
+        fits.append({"items": set(train_data["groups"]), "valid": valid_data is not None,
+                     "epochs": params.get("epochs"), "patience": params.get("patience")})
+        return real_fit(model_cls, spec, params, train_data, valid_data, *args, **kwargs)
+
+    monkeypatch.setattr(training_mod, "_fit", recording)
+    run = train(str(synthetic_dataset_dir), "mlp", FAST_MLP, split="kfold", k=3, valid_size=0.3, refit=True,
+                out="cv-fold-refit", n_jobs=1)
+    folds = run.info["split"]["folds"]
+    assert len(fits) == 2 * len(folds) + 1  # per fold: choose, refit; then the refit on all tracks
+    for i, (fold, fold_metrics) in enumerate(zip(folds, run.metrics["folds"])):
+        choose, refit = fits[2 * i], fits[2 * i + 1]
+        assert choose["valid"] and choose["items"] == set(fold["train"])
+        assert not refit["valid"] and refit["items"] == set(fold["train"]) | set(fold["valid"])
+        assert not refit["items"] & set(fold["test"])  # the test fold is never trained on
+        assert refit["epochs"] == fold_metrics["best_epoch"] and refit["patience"] == 0
+        assert fold_metrics["refit_on_train_and_valid"] is True
+    # without refit, the folds' models are those that chose (one fit per fold)
+    fits.clear()
+    run = train(str(synthetic_dataset_dir), "mlp", FAST_MLP, split="kfold", k=3, valid_size=0.3, refit=False,
+                out="cv-no-refit", n_jobs=1)
+    assert len(fits) == 3 and all(f["valid"] for f in fits)
+    assert not any(f["refit_on_train_and_valid"] for f in run.metrics["folds"])
+
+
 def test_refit_overrides_per_backend():
     assert refit_overrides(get_backend("xgb"), [10, 30, 20]) == {"n_estimators": 20, "early_stopping": 0}
     assert refit_overrides(get_backend("cnn"), [4, 6]) == {"epochs": 5, "patience": 0}

@@ -88,7 +88,10 @@ def test_save_load_identical_predictions(trained, which, synthetic_dataset_dir, 
     before = run.model.predict_proba(X)
     loaded = load_run(run.id)
     after = loaded.model.predict_proba(X)
-    np.testing.assert_array_equal(before, after)
+    if which == "xgb":  # a loaded xgb model predicts with its trees in numpy (within 1e-6 of xgboost)
+        np.testing.assert_allclose(before, after, atol=1e-6, rtol=0)
+    else:
+        np.testing.assert_array_equal(before, after)
     # the stored test predictions are those of the saved model
     segs = loaded.segment_predictions()
     stored = segs[[f"p_{lab}" for lab in loaded.labels]].to_numpy()

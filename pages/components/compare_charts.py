@@ -180,7 +180,7 @@ def history_figure(history: pd.DataFrame | Sequence[Mapping[str, Any]], *, run_c
     if not isinstance(history, pd.DataFrame):
         rows = []
         for h in history or []:
-            if h.get("epoch") is None:
+            if h.get("epoch") is None or h.get("refit_fold"):  # a fold's refit has no validation curve
                 continue
             for metric in ("loss", "accuracy"):
                 for side, key in (("train", metric), ("valid", f"val_{metric}")):

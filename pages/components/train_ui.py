@@ -192,6 +192,8 @@ def stage_line(status: dict) -> str:
         fold = f", fold {status['fold']} of {status['folds']}" if status.get("folds") else ""
         if status.get("refit"):
             fold = ", refit on all tracks"
+        elif status.get("refit_fold"):
+            fold += ", refit on its training + validation tracks"
         member = f", member {status['member']} of {status['members']}" if status.get("members") else ""
         unit = progress_unit((status.get("config") or {}).get("backend"))
         bits = [f"training: {unit} {status.get('epoch') or 0} of {status['epochs']}{fold}{member}"]
