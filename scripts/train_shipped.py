@@ -9,8 +9,10 @@ stratified by genre. The figures are the pooled out-of-fold predictions
 std over the folds. Everything chosen is chosen inside a fold on its own
 validation tracks (epochs, boosting rounds, the linear head's C) or on the
 members' out-of-fold predictions (the ensemble's members and weights, by
-greedy ensemble selection, scored nested). The saved model is then **refit on
-all development tracks** with the folds' choices.
+greedy ensemble selection, scored nested). Each fold's model that predicts
+its test tracks is refit on the fold's training + validation tracks with
+those choices, and the saved model is **refit on all development tracks**
+with the folds' choices: the figures estimate the procedure that made it.
 
 Usage::
 
@@ -43,8 +45,8 @@ MUSICNN_VGG = InputSpec("features", "musicnn_concat", {}, 3.0, 1.5)
 
 #: name -> (backend, params, input spec). Transfer heads on musicnn embeddings first, then the from-scratch rows.
 RECIPES = {
-    "linear-musicnn-vgg": ("linear", {"C_grid": "0.003,0.01,0.03,0.1,0.3,1"}, MUSICNN_VGG),
-    "linear-musicnn": ("linear", {"C_grid": "0.003,0.01,0.03,0.1,0.3,1"}, MUSICNN),
+    "linear-musicnn-vgg": ("linear", {"C_grid": "0.0003,0.001,0.003,0.01,0.03,0.1,0.3,1"}, MUSICNN_VGG),
+    "linear-musicnn": ("linear", {"C_grid": "0.0003,0.001,0.003,0.01,0.03,0.1,0.3,1"}, MUSICNN),
     "mlp-musicnn": ("mlp", {"hidden": (256,), "dropout": 0.5, "weight_decay": 1e-3, "epochs": 60}, MUSICNN),
     "xgb-musicnn": ("xgb", {"n_estimators": 400, "max_depth": 3, "colsample_bytree": 0.3, "learning_rate": 0.08},
                     MUSICNN),
