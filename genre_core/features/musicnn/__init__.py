@@ -25,7 +25,9 @@ Modules, one concept each:
 :mod:`.weights`
     the checkpoint layouts and verified loading (:func:`load_weights`);
 :mod:`.nets`, :mod:`.net_musicnn`, :mod:`.net_vgg`
-    the PyTorch networks (:func:`musicnn_net`, one cached net per model);
+    the PyTorch networks (:func:`musicnn_net`, one cached net per model;
+    musicnn's back-end is one function, also trainable from the checkpoint:
+    :func:`.net_musicnn.pretrained_back_end`, what ``cnn_musicnn`` fine-tunes);
 :mod:`.frontend`
     16 kHz log-mel and patches (:func:`musicnn_log_melspectrogram`);
 :mod:`.precision`

@@ -1,11 +1,103 @@
-"""``musicnn.models.build_musicnn`` in PyTorch (64 mid-end filters, 200 back-end units), inference mode."""
+"""``musicnn.models.build_musicnn`` in PyTorch (64 mid-end filters, 200 back-end units).
+
+The network runs in inference mode (:func:`build_musicnn_class`). Its
+back-end after temporal pooling (:func:`back_end`) is one function of six
+tensors, used both by the network (its checkpoint buffers) and by
+:func:`pretrained_back_end`, the same layers as trainable parameters that
+fine-tuning starts from.
+"""
 
 from __future__ import annotations
 
-from .nets import _import_torch, checkpoint_module
-from .weights import POOL_DIM
+import functools
 
-__all__ = ["build_musicnn_class"]
+from .nets import _import_torch, checkpoint_module, musicnn_net
+from .weights import DENSE, POOL_DIM
+
+__all__ = ["BACK_END_TENSORS", "back_end", "build_musicnn_class", "pretrained_back_end"]
+
+#: The back-end's tensors after temporal pooling, with their shapes: batch norm of the pooled maps
+#: (scale, shift), the 200-unit dense layer (weight, bias) and its batch norm (scale, shift).
+BACK_END_TENSORS = {
+    "pool_bn_scale": (2 * POOL_DIM,),
+    "pool_bn_shift": (2 * POOL_DIM,),
+    "dense_weight": (DENSE, 2 * POOL_DIM),
+    "dense_bias": (DENSE,),
+    "dense_bn_scale": (DENSE,),
+    "dense_bn_shift": (DENSE,),
+}
+
+
+def back_end(max_pool, mean_pool, t, *, dropout=None):
+    """musicnn's ``penultimate`` layer from the temporally pooled maps: ``pool_bn -> dense -> ReLU -> dense_bn``.
+
+    Parameters
+    ----------
+    max_pool, mean_pool : torch.Tensor, shape (batch, 753)
+        Temporal max and mean of the front-end and mid-end maps (the
+        ``musicnn_pool`` feature set's columns with ``pooling="both"`` are
+        ``max_pool`` then ``mean_pool``).
+    t : object
+        Holds the :data:`BACK_END_TENSORS` as attributes: a ``MusicnnNet``
+        (checkpoint buffers) or the module of :func:`pretrained_back_end`
+        (trainable parameters).
+    dropout : callable, optional
+        Applied to the batch-normalised pooled maps before the dense layer
+        (where musicnn was trained with dropout); inference passes none.
+
+    Returns
+    -------
+    torch.Tensor, shape (batch, 200)
+    """
+    torch = _import_torch()
+    # TF flattens the two statistics interleaved (max_0, mean_0, max_1, ...); its batch norms are affine
+    # maps with the trained moving statistics.
+    pooled = torch.stack([max_pool, mean_pool], dim=2).reshape(max_pool.shape[0], 2 * POOL_DIM)
+    pooled = pooled * t.pool_bn_scale.view(1, -1) + t.pool_bn_shift.view(1, -1)
+    if dropout is not None:
+        pooled = dropout(pooled)
+    hidden = torch.nn.functional.relu(torch.nn.functional.linear(pooled, t.dense_weight, t.dense_bias))
+    return hidden * t.dense_bn_scale.view(1, -1) + t.dense_bn_shift.view(1, -1)
+
+
+def pretrained_back_end(model: str | None = "MSD_musicnn"):
+    """musicnn's back-end as a trainable ``torch.nn.Module``, initialised from ``model``'s checkpoint.
+
+    Its input is a ``musicnn_pool`` row with ``pooling="both"`` (1506
+    columns: the 753 temporal maxima, then the 753 means), its output the
+    200-d ``penultimate`` layer; before training, equal to what
+    :func:`~genre_core.features.musicnn.musicnn_net` computes for the same
+    pooled maps. The :data:`BACK_END_TENSORS` are its parameters (the batch
+    norms as a trainable affine map with the checkpoint's statistics folded
+    in). ``model=None`` leaves them zero (to load a saved ``state_dict``).
+
+    Examples
+    --------
+    >>> head = pretrained_back_end("MSD_musicnn")
+    >>> sorted(dict(head.named_parameters()))[:2], sum(p.numel() for p in head.parameters())
+    (['dense_bias', 'dense_bn_scale'], 304812)
+    """
+    source = None if model is None else musicnn_net(model)
+    return _back_end_class()(source)
+
+
+@functools.cache
+def _back_end_class():
+    torch = _import_torch()
+
+    class MusicnnBackEnd(torch.nn.Module):
+        """musicnn's back-end after temporal pooling, with trainable parameters (see :func:`pretrained_back_end`)."""
+
+        def __init__(self, source=None):
+            super().__init__()
+            for name, shape in BACK_END_TENSORS.items():
+                value = torch.zeros(shape) if source is None else getattr(source, name).detach().clone()
+                self.register_parameter(name, torch.nn.Parameter(value))
+
+        def forward(self, x, dropout=None):
+            return back_end(x[:, :POOL_DIM], x[:, POOL_DIM:], self, dropout=dropout)
+
+    return MusicnnBackEnd
 
 
 def build_musicnn_class():
@@ -88,14 +180,12 @@ def build_musicnn_class():
             return torch.cat([front, m1, m2, m3], dim=1)  # (b, 753, t)
 
         def forward(self, x):
-            b = x.shape[0]
             x = self._bn(x, "input_bn", dim=0)  # one scalar statistic (channel axis of size 1)
             mid = self._mid_end(self._front_end(x))
-            # Back-end: temporal max and mean; TF flattens them interleaved (max_0, mean_0, max_1, ...).
+            # Back-end: temporal max and mean, then the dense layers (one implementation: back_end).
             max_pool = mid.amax(dim=2)
             mean_pool = mid.mean(dim=2)
-            pooled = self._bn(torch.stack([max_pool, mean_pool], dim=2).reshape(b, 2 * POOL_DIM), "pool_bn")
-            penultimate = self._bn(F.relu(F.linear(pooled, self.dense_weight, self.dense_bias)), "dense_bn")
+            penultimate = back_end(max_pool, mean_pool, self)
             logits = F.linear(penultimate, self.logits_weight, self.logits_bias)
             return {"penultimate": penultimate, "mean_pool": mean_pool, "max_pool": max_pool,
                     "taggram": torch.sigmoid(logits)}
