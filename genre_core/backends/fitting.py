@@ -1,11 +1,13 @@
 """What the backends share while fitting: threads, seeding, class weights, scaling, batches, early stopping.
 
-These are the small, backend-independent pieces of a training loop; the
-interface itself is in :mod:`genre_core.backends.base`.
+These are the small, backend-independent pieces of a training loop, and the
+few the PyTorch backends share (threads, evaluation, safe saving and loading
+of a ``state_dict``); the interface itself is in :mod:`genre_core.backends.base`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -342,3 +344,86 @@ def iter_batches(n: int, batch_size: int, rng: np.random.Generator | None = None
     for i, s in enumerate(starts):
         e = starts[i + 1] if i + 1 < len(starts) else n
         yield order[s:e]
+
+
+
+# --------------------------------------------------------------------------- PyTorch backends (torch imported lazily)
+#: Windows per forward pass when a torch backend evaluates or predicts.
+TORCH_PREDICT_BATCH = 8192
+
+
+@contextlib.contextmanager
+def torch_threads():
+    """Run with ``n_threads(default=1)`` torch threads, restoring the caller's setting after; yields ``torch``."""
+    import torch
+
+    before = torch.get_num_threads()
+    want = n_threads(default=1)
+    if want != before:
+        torch.set_num_threads(want)
+    try:
+        yield torch
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def torch_logits(net, Xt) -> np.ndarray:
+    """``net``'s outputs for ``Xt`` in eval mode, in batches of :data:`TORCH_PREDICT_BATCH` (float32 numpy)."""
+    import torch
+
+    net.eval()
+    with torch.no_grad():
+        parts = [net(Xt[s:s + TORCH_PREDICT_BATCH]).numpy() for s in range(0, len(Xt), TORCH_PREDICT_BATCH)]
+    return np.concatenate(parts, axis=0)
+
+
+def torch_loss_accuracy(net, Xt, yt) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``net`` on ``Xt`` / ``yt`` (eval mode, unweighted)."""
+    import torch
+
+    net.eval()
+    losses, correct = 0.0, 0
+    with torch.no_grad():
+        for s in range(0, len(Xt), TORCH_PREDICT_BATCH):
+            logits = net(Xt[s:s + TORCH_PREDICT_BATCH])
+            yb = yt[s:s + TORCH_PREDICT_BATCH]
+            losses += float(torch.nn.functional.cross_entropy(logits, yb, reduction="sum"))
+            correct += int((logits.argmax(1) == yb).sum())
+    return losses / len(Xt), correct / len(Xt)
+
+
+def save_torch_state(net, path: Path) -> Path:
+    """Write ``net``'s ``state_dict`` (plain CPU tensors, nothing else) to ``path``."""
+    import torch
+
+    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, path)
+    return Path(path)
+
+
+def load_torch_state(net, path: Path) -> None:
+    """Load a :func:`save_torch_state` file into ``net`` (same architecture), refusing anything else.
+
+    ``torch.load(..., weights_only=True)`` never unpickles code; a missing,
+    empty, truncated or hostile file, non-finite values or a ``state_dict``
+    of another architecture raise :class:`RunError` naming the file.
+    """
+    import torch
+
+    path = require_file(path, "weights file (weights.pt)")
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling refused, truncated zip, ...
+        raise RunError(f"{path}: the model weights are corrupt or not a plain state_dict "
+                       f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}).") from None
+    if not isinstance(state_dict, dict):
+        raise RunError(f"{path}: expected a state_dict of tensors, got {type(state_dict).__name__}.")
+    require_finite(((str(k), v.float().numpy()) for k, v in state_dict.items()
+                    if isinstance(v, torch.Tensor) and v.is_floating_point()), path)
+    try:
+        net.load_state_dict(state_dict, strict=True)
+    except (RuntimeError, KeyError, TypeError) as err:
+        first = str(err).strip().splitlines()
+        raise RunError(f"{path}: the weights do not match the saved architecture "
+                       f"({first[0] if first else type(err).__name__}).") from None
+    net.eval()

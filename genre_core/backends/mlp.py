@@ -19,7 +19,6 @@ Example
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 from pathlib import Path
@@ -35,38 +34,25 @@ from .base import (
     StandardScaler,
     check_cancel,
     iter_batches,
-    n_threads,
     register_backend,
-    require_file,
-    require_finite,
     seed_everything,
     softmax,
     training_weights,
 )
+from .fitting import (
+    load_torch_state,
+    save_torch_state,
+    torch_logits,
+    torch_loss_accuracy,
+    torch_threads,
+)
 from .params import epoch_loop_params
-
-_PREDICT_BATCH = 8192
 
 
 def _torch():
     import torch
 
     return torch
-
-
-@contextlib.contextmanager
-def _torch_threads():
-    """Run with ``n_threads(default=1)`` torch threads, restoring the caller's setting after."""
-    torch = _torch()
-    before = torch.get_num_threads()
-    want = n_threads(default=1)
-    if want != before:
-        torch.set_num_threads(want)
-    try:
-        yield torch
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 def build_mlp(n_features: int, n_classes: int, hidden: tuple[int, ...], dropout: float):
@@ -89,6 +75,7 @@ class MLPModel(GenreModel):
     """Feature-vector MLP (PyTorch) with batch norm, dropout, L2 and early stopping."""
 
     name = "mlp"
+    label = "multi-layer perceptron"
     description = ("PyTorch MLP on a feature vector per window (default: the 57 GTZAN features on 3 s "
                    "windows): batch norm, dropout, L2, Adam, class weights, early stopping, LR reduction.")
     input_kinds = ("features",)
@@ -118,7 +105,7 @@ class MLPModel(GenreModel):
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, *, X_valid=None, y_valid=None, classes=None, sample_weight=None,
             progress=None, should_stop=None, groups=None) -> "MLPModel":
-        with _torch_threads():
+        with torch_threads():
             return self._fit(X, y, X_valid=X_valid, y_valid=y_valid, classes=classes,
                              sample_weight=sample_weight, progress=progress, should_stop=should_stop)
 
@@ -178,7 +165,7 @@ class MLPModel(GenreModel):
                 metrics = {"loss": tot_loss / max(tot_w, 1e-12), "accuracy": correct / len(Xt),
                            "val_loss": None, "val_accuracy": None, "lr": opt.param_groups[0]["lr"]}
                 if has_valid:
-                    vl, va = self._evaluate(net, Xvt, yvt)
+                    vl, va = torch_loss_accuracy(net, Xvt, yvt)
                     metrics["val_loss"], metrics["val_accuracy"] = vl, va
                 watched = metrics[monitor]
                 if tracker.update(epoch, watched):
@@ -197,18 +184,6 @@ class MLPModel(GenreModel):
         self.fit_time_s_ = round(time.perf_counter() - t_start, 3)
         return self
 
-    def _evaluate(self, net, Xt, yt) -> tuple[float, float]:
-        torch = _torch()
-        net.eval()
-        losses, correct = 0.0, 0
-        with torch.no_grad():
-            for s in range(0, len(Xt), _PREDICT_BATCH):
-                logits = net(Xt[s:s + _PREDICT_BATCH])
-                yb = yt[s:s + _PREDICT_BATCH]
-                losses += float(torch.nn.functional.cross_entropy(logits, yb, reduction="sum"))
-                correct += int((logits.argmax(1) == yb).sum())
-        return losses / len(Xt), correct / len(Xt)
-
     # ------------------------------------------------------------------ predict
     def predict_proba(self, X) -> np.ndarray:
         X = self._check_predict_input(X)
@@ -216,14 +191,9 @@ class MLPModel(GenreModel):
             raise RunError("The mlp model has no weights; fit or load it first.")
         if len(X) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float64)
-        with _torch_threads() as torch:
-            Xt = torch.from_numpy(self.scaler_.transform(X.reshape(len(X), -1)))
-            self._net.eval()
-            out = []
-            with torch.no_grad():
-                for s in range(0, len(Xt), _PREDICT_BATCH):
-                    out.append(self._net(Xt[s:s + _PREDICT_BATCH]).numpy())
-        return softmax(np.concatenate(out, axis=0))
+        with torch_threads() as torch:
+            logits = torch_logits(self._net, torch.from_numpy(self.scaler_.transform(X.reshape(len(X), -1))))
+        return softmax(logits)
 
     def n_parameters(self) -> int | None:
         if self._net is None:
@@ -232,14 +202,11 @@ class MLPModel(GenreModel):
 
     # ------------------------------------------------------------------ save / load
     def _save_artifacts(self, folder: Path) -> list[Path]:
-        torch = _torch()
-        weights = folder / "weights.pt"
-        torch.save({k: v.detach().cpu() for k, v in self._net.state_dict().items()}, weights)
+        weights = save_torch_state(self._net, folder / "weights.pt")
         scaler = self.scaler_.save(folder / "scaler.json")
         return [weights, scaler]
 
     def _load_artifacts(self, folder: Path, state: dict) -> None:
-        torch = _torch()
         n_features = int(np.prod(self.input_shape_)) if self.input_shape_ else 0
         if n_features <= 0:
             raise RunError(f"{folder / 'model.json'}: the input shape is missing.")
@@ -247,23 +214,7 @@ class MLPModel(GenreModel):
         if scaler.mean_.shape != (n_features,):
             raise RunError(f"{folder / 'scaler.json'}: scaler has {scaler.mean_.shape} columns, "
                            f"the model expects {n_features} features.")
-        path = require_file(folder / "weights.pt", "weights file (weights.pt)")
-        try:
-            state_dict = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # unpickling refused, truncated zip, ...
-            raise RunError(f"{path}: the model weights are corrupt or not a plain state_dict "
-                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}).") from None
-        if not isinstance(state_dict, dict):
-            raise RunError(f"{path}: expected a state_dict of tensors, got {type(state_dict).__name__}.")
-        require_finite(((str(k), v.float().numpy()) for k, v in state_dict.items()
-                        if isinstance(v, torch.Tensor) and v.is_floating_point()), path)
         net = build_mlp(n_features, len(self.classes_), self.params["hidden"], self.params["dropout"])
-        try:
-            net.load_state_dict(state_dict, strict=True)
-        except (RuntimeError, KeyError, TypeError) as err:
-            first = str(err).strip().splitlines()
-            raise RunError(f"{path}: the weights do not match the saved architecture "
-                           f"({first[0] if first else type(err).__name__}).") from None
-        net.eval()
+        load_torch_state(net, folder / "weights.pt")
         self._net = net
         self.scaler_ = scaler
