@@ -52,7 +52,7 @@ class TrainConfig:
     dataset : str or list of str
         A genre folder, several folders, a feature-table CSV or ``"synthetic[:...]"``.
     backend : str
-        A registered backend (``mlp``, ``cnn``, ``xgb``, ``cnn_bag``, ``linear``).
+        A registered backend (``mlp``, ``cnn``, ``xgb``, ``cnn_bag``, ``linear``, ``cnn_musicnn``).
     params : dict
         Hyperparameters (see the backend's ``param_specs()``).
     input_spec : dict or None
@@ -232,8 +232,8 @@ def backend_options(dataset) -> list[dict]:
     Returns
     -------
     list of dict
-        ``{"name", "description", "ok", "input" (one line), "reason" (why not)}``
-        for every backend in registration order.
+        ``{"name", "label" (the kind of model, a few words), "description", "ok", "input" (one line),
+        "reason" (why not)}`` for every backend in registration order.
     """
     from .backends import get_backend, list_backends
     from .training import resolve_input_spec
@@ -241,7 +241,7 @@ def backend_options(dataset) -> list[dict]:
     out = []
     for name in list_backends():
         cls = get_backend(name)
-        row = {"name": name, "description": getattr(cls, "description", ""), "ok": True, "input": None,
+        row = {"name": name, "label": cls.label, "description": cls.description, "ok": True, "input": None,
                "reason": None}
         try:
             spec = resolve_input_spec(cls, None, dataset)
@@ -286,11 +286,13 @@ def with_feature_set(spec, feature_set: str | None):
 
 def feature_choices(backend: str, dataset) -> list[str]:
     """Feature sets a feature backend can train on with ``dataset`` (its default first); empty for a
-    spectrogram backend or a feature table (a table's columns fix the input)."""
+    spectrogram backend, a backend whose feature set is part of the model (``fixed_feature_set``: a
+    fine-tuned network's frozen layers) or a feature table (a table's columns fix the input)."""
     from .backends import get_backend
 
-    spec = get_backend(backend).default_input()
-    if spec.kind != "features" or not dataset.has_audio:
+    cls = get_backend(backend)
+    spec = cls.default_input()
+    if spec.kind != "features" or cls.fixed_feature_set or not dataset.has_audio:
         return []
     return [spec.feature_set, *[f for f in FEATURE_CHOICES if f != spec.feature_set]]
 

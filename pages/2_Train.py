@@ -190,9 +190,10 @@ def backend_ui(spec: str, stamp: float, ds) -> tuple[str | None, str | None]:
         st.error("No registered backend can train on this dataset.")
         return None, None
     names = [o["name"] for o in usable]
+    by_name = {o["name"]: o for o in usable}
     name = st.selectbox("Backend", names, key="train_backend",
-                        format_func=lambda n: f"{n} · {next(o['input'] for o in usable if o['name'] == n)}")
-    chosen = next(o for o in usable if o["name"] == name)
+                        format_func=lambda n: " · ".join(filter(None, (n, by_name[n]["label"], by_name[n]["input"]))))
+    chosen = by_name[name]
     st.caption(chosen["description"])
     feature_set = None
     choices = plan.feature_choices(name, ds)

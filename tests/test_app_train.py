@@ -27,7 +27,7 @@ def no_leftover_jobs():
 
 
 def _backends(at) -> list[str]:
-    """Backend names offered (options read "mlp · gtzan57 features, ...")."""
+    """Backend names offered (options read "mlp · multi-layer perceptron · gtzan57 features, ...")."""
     return [o.split(" · ")[0] for o in at.selectbox(key="train_backend").options]
 
 

@@ -1,7 +1,7 @@
 """The one interface every model backend implements, and the registry of backends.
 
 A backend is a :class:`GenreModel` subclass registered under a short name
-(``"mlp"``, ``"cnn"``, ``"xgb"``, ``"cnn_bag"``). The interface follows
+(``"mlp"``, ``"cnn"``, ``"xgb"``, ``"cnn_bag"``, ``"linear"``, ``"cnn_musicnn"``). The interface follows
 scikit-learn's estimators (``fit`` / ``predict_proba`` / ``predict`` /
 ``classes_`` / ``get_params`` / ``set_params`` / ``score``) so backends are
 interchangeable, and adds what a genre workbench needs: the input a model
@@ -158,6 +158,8 @@ class GenreModel:
     """
 
     name: ClassVar[str] = ""
+    #: A few words naming the kind of model, for lists of backends (the Train page's).
+    label: ClassVar[str] = ""
     description: ClassVar[str] = ""
     #: What one step of the training history is called ("epoch"; "boosting round" for xgboost).
     progress_unit: ClassVar[str] = "epoch"
@@ -167,6 +169,9 @@ class GenreModel:
     libraries: ClassVar[tuple[str, ...]] = ()
     #: Keyword arguments of :func:`make_input_spec` for :meth:`default_input` (kind, feature set, window...).
     default_input_spec: ClassVar[dict] = {}
+    #: True when the input's feature set is part of the model (a fine-tuned network's frozen layers):
+    #: no other feature set is offered for it (:func:`genre_core.plan.feature_choices`).
+    fixed_feature_set: ClassVar[bool] = False
     _estimator_type = "classifier"  # scikit-learn < 1.6
 
     def __init__(self, input_spec=None, **params):

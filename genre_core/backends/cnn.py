@@ -509,6 +509,7 @@ class CNNModel(GenreModel):
     """Keras CNN on log-mel windows (GenreGenie-style 3 conv blocks by default)."""
 
     name = "cnn"
+    label = "CNN trained from scratch on log-mels"
     description = ("Keras CNN on 3 s log-mel windows (1.5 s hop): conv blocks with batch norm, pooling and "
                    "dropout, global pooling head; options for deeper nets, musical/frequency-aware kernels, "
                    "mixup and SpecAugment.")

@@ -87,6 +87,7 @@ class CNNBagModel(GenreModel):
     """N CNNs on bootstrap samples (by track when ``groups`` is given); prediction = mean probability."""
 
     name = "cnn_bag"
+    label = "bag of CNNs trained from scratch"
     description = ("Bagging of N Keras CNNs (the N-network ensemble recipe): each member trains on a bootstrap "
                    "sample of tracks; the prediction is the mean of the members' probabilities.")
     input_kinds = ("logmel",)

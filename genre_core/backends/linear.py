@@ -47,6 +47,7 @@ class LinearModel(GenreModel):
     """Multinomial logistic regression on standardised feature vectors."""
 
     name = "linear"
+    label = "logistic regression"
     description = ("Logistic-regression head (L2) on a feature vector per window; default input: pretrained "
                    "musicnn embeddings on 3 s windows. Trains in seconds; the strongest choice on small datasets.")
     input_kinds = ("features",)
