@@ -29,7 +29,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "musicnn_expected.npz"
 #: What the shipped musicnn-based runs predicted on the 6 s probe before the musicnn package split
 #: (``scripts/musicnn_reference.py shipped-golden``; remade when linear-musicnn-vgg was shipped and ensemble-vote
 #: rebuilt by selection, and again when the shipped runs were retrained with fold refits; the runs that existed
-#: at 8757e64 matched the earlier golden bit for bit).
+#: at 8757e64 matched the earlier golden bit for bit; remade to add cnn-musicnn, the others' values unchanged).
 SHIPPED_GOLDEN = Path(__file__).parent / "fixtures" / "musicnn_shipped_golden.npz"
 SR = 22050
 
