@@ -438,9 +438,9 @@ def cmd_predict(args) -> int:
         for note in p.notes:
             out.append(f"  note: {note}")
         if not args.no_segments and p.n_segments:
-            df = p.segments_frame()
-            rows = [[f"{r['start']:.1f}-{r['end']:.1f}", r["label"]] + [f"{r[lab]:.2f}" for lab in p.labels]
-                    for r in df.to_dict("records")]
+            seg = p.segment_proba  # numpy rows, no DataFrame: pandas' import is ~0.6 s of a cold start
+            rows = [[f"{a:.1f}-{b:.1f}", p.labels[int(row.argmax())]] + [f"{v:.2f}" for v in row]
+                    for a, b, row in zip(p.starts, p.ends, seg)]
             table = _table(rows, ["seconds", "label"] + [lab[:7] for lab in p.labels])
             out.extend("  " + line for line in table.splitlines())
         out.append("")
