@@ -433,6 +433,8 @@ def cmd_predict(args) -> int:
         out.append(f"{p.run_id}: {p.label} (confidence {p.confidence:.2f}; top 3: {top})")
         out.append(f"  {p.n_segments} segment(s) of {p.window:g} s over {p.duration:.1f} s"
                    if p.window else f"  {p.n_segments} segment(s) over {p.duration:.1f} s")
+        if p.n_windows_total > p.n_segments:
+            out[-1] += f" ({p.n_segments} of its {p.n_windows_total} windows: none overlapping, spread evenly)"
         if p.clipped_to_max:
             out.append(f"  note: only the first {p.duration:.0f} s of {p.source_duration:.0f} s were analysed")
         for note in p.notes:

@@ -304,11 +304,9 @@ def _leaf_prediction(rid, run, model, audio, ti, n_total, cap, t_feat, t_load, t
             f"The audio ({audio.duration:.1f} s) is shorter than this model's {spec.window:g} s window; "
             f"it was zero-padded, which makes the prediction less reliable."
         )
-    if n_total > len(ti.X):
-        long_file = cap is not None and len(ti.X) >= cap
+    if n_total > len(ti.X) and cap is not None and len(ti.X) >= cap:  # skipping overlaps alone is no news
         notes.append(
-            ("Long file: " if long_file else "")
-            + f"{len(ti.X)} of its {n_total} windows, spread evenly over the whole track, were analysed "
+            f"Long file: {len(ti.X)} of its {n_total} windows, spread evenly over the whole track, were analysed "
             f"(no overlapping windows, at most {cap} windows per run)."
         )
     timings = {"features_s": round(t_feat, 4), "inference_s": round(t_inf, 4)}

@@ -149,8 +149,7 @@ def test_prediction_policy_skips_overlapping_windows(shipped):
         assert p.n_windows_total == len(seg) and p.n_segments == len(idx), run.id
         np.testing.assert_allclose(p.segment_proba, seg[idx], atol=TOL, rtol=0, err_msg=run.id)
         if spec.hop is not None and spec.hop < spec.window:
-            assert p.n_segments < len(seg) and any(f"{len(idx)} of its {len(seg)} windows" in s for s in p.notes)
-            assert not any(s.startswith("Long file") for s in p.notes)
+            assert p.n_segments < len(seg) and not any("windows" in s for s in p.notes)  # not a long file
             checked += 1
     assert checked, "no shipped run has overlapping windows"
 
