@@ -45,7 +45,6 @@ Example
 
 from __future__ import annotations
 
-import copy
 import functools
 import time
 from pathlib import Path
@@ -54,12 +53,8 @@ import numpy as np
 
 from ..errors import DatasetError, GenreLabError, RunError
 from .base import (
-    BestTracker,
-    EpochReporter,
     GenreModel,
     Param,
-    check_cancel,
-    iter_batches,
     register_backend,
     seed_everything,
     softmax,
@@ -68,8 +63,8 @@ from .base import (
 from .fitting import (
     load_torch_state,
     save_torch_state,
+    torch_epoch_loop,
     torch_logits,
-    torch_loss_accuracy,
     torch_threads,
 )
 from .params import epoch_loop_params
@@ -190,69 +185,35 @@ class MusicnnFineTuneModel(GenreModel):
         if tune:
             groups_.append({"params": pretrained, "lr": p["lr"] * p["pretrained_lr"], "weight_decay": 0.0})
         opt = torch.optim.Adam(groups_)
-        monitor = p["monitor"] if has_valid else "loss"
-        tracker = BestTracker(monitor, p["patience"])
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode=tracker.mode, factor=p["lr_factor"], patience=p["lr_patience"], min_lr=p["min_lr"])
-        ce = torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=p["label_smoothing"])
-        reporter = EpochReporter(progress, p["epochs"])
-        reporter.start()
-        best_state = copy.deepcopy(net.state_dict())
         self._net = net
-        prev_det = torch.are_deterministic_algorithms_enabled()
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            for epoch in range(1, p["epochs"] + 1):
-                t_epoch = time.perf_counter()
-                training_back_end = tune and epoch > p["freeze_epochs"]
-                net.back_end.requires_grad_(training_back_end)
-                net.train()
-                tot_loss = tot_w = 0.0
-                correct = 0
-                for idx in iter_batches(len(Xt), p["batch_size"], rng, min_last=2):
-                    check_cancel(should_stop, f"during epoch {epoch} of {p['epochs']}")
-                    it = torch.from_numpy(idx)
-                    xb, yb, wb = Xt[it], yt[it], w[it]
-                    if p["mixup"] > 0:
-                        lam = rng.beta(p["mixup"], p["mixup"], size=len(idx)).astype(np.float32)
-                        lam = torch.from_numpy(np.maximum(lam, 1.0 - lam))  # the first example dominates
-                        perm = torch.from_numpy(rng.permutation(len(idx)))
-                        xb = lam[:, None] * xb + (1 - lam[:, None]) * xb[perm]
-                        logits = net(xb)
-                        per = lam * ce(logits, yb) + (1 - lam) * ce(logits, yb[perm])
-                        wb = lam * wb + (1 - lam) * wb[perm]
-                    else:
-                        logits = net(xb)
-                        per = ce(logits, yb)
-                    loss = (per * wb).sum() / wb.sum().clamp_min(1e-12)
-                    if training_back_end and p["weight_decay"] > 0:  # L2-SP: stay near the pretrained values
-                        drift = sum(((t - a) ** 2).sum() for t, a in zip(pretrained, anchor))
-                        loss = loss + 0.5 * p["weight_decay"] * drift
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    tot_loss += float((per.detach() * wb).sum())
-                    tot_w += float(wb.sum())
-                    correct += int((logits.detach().argmax(1) == yb).sum())
-                metrics = {"loss": tot_loss / max(tot_w, 1e-12), "accuracy": correct / len(Xt),
-                           "val_loss": None, "val_accuracy": None, "lr": opt.param_groups[0]["lr"]}
-                if has_valid:
-                    metrics["val_loss"], metrics["val_accuracy"] = torch_loss_accuracy(net, Xvt, yvt)
-                watched = metrics[monitor]
-                if tracker.update(epoch, watched):
-                    best_state = copy.deepcopy(net.state_dict())
-                sched.step(watched if watched is not None else float("inf"))
-                self.history.append({"epoch": epoch, **metrics, "time_s": round(time.perf_counter() - t_epoch, 4)})
-                reporter.report(epoch, metrics)
-                check_cancel(should_stop, f"after epoch {epoch} of {p['epochs']}")
-                if tracker.should_stop:
-                    break
-        finally:
-            torch.use_deterministic_algorithms(prev_det)
-        net.load_state_dict(best_state)
+        state = {"training_back_end": False}
+
+        def before_epoch(epoch):
+            state["training_back_end"] = tune and epoch > p["freeze_epochs"]
+            net.back_end.requires_grad_(state["training_back_end"])
+
+        def batch_loss(xb, yb, wb, ce, epoch):
+            if p["mixup"] > 0:
+                lam = rng.beta(p["mixup"], p["mixup"], size=len(xb)).astype(np.float32)
+                lam = torch.from_numpy(np.maximum(lam, 1.0 - lam))  # the first example dominates
+                perm = torch.from_numpy(rng.permutation(len(xb)))
+                xb = lam[:, None] * xb + (1 - lam[:, None]) * xb[perm]
+                logits = net(xb)
+                per = lam * ce(logits, yb) + (1 - lam) * ce(logits, yb[perm])
+                wb = lam * wb + (1 - lam) * wb[perm]
+            else:
+                logits = net(xb)
+                per = ce(logits, yb)
+            loss = (per * wb).sum() / wb.sum().clamp_min(1e-12)
+            if state["training_back_end"] and p["weight_decay"] > 0:  # L2-SP: stay near the pretrained values
+                drift = sum(((t - a) ** 2).sum() for t, a in zip(pretrained, anchor))
+                loss = loss + 0.5 * p["weight_decay"] * drift
+            return logits, per, wb, loss
+
+        torch_epoch_loop(self, net, opt, (Xt, yt, w), (Xvt, yvt) if has_valid else None, p, rng,
+                         batch_loss=batch_loss, before_epoch=before_epoch, progress=progress,
+                         should_stop=should_stop)
         net.requires_grad_(False)
-        net.eval()
-        self.best_epoch_ = tracker.best_epoch or len(self.history)
         self.fit_time_s_ = round(time.perf_counter() - t_start, 3)
         return self
 

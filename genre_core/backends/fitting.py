@@ -427,3 +427,71 @@ def load_torch_state(net, path: Path) -> None:
         raise RunError(f"{path}: the weights do not match the saved architecture "
                        f"({first[0] if first else type(err).__name__}).") from None
     net.eval()
+
+
+def torch_epoch_loop(model, net, opt, train, valid, p: Mapping[str, Any], rng: np.random.Generator, *,
+                     batch_loss: Callable, progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+                     before_epoch: Callable[[int], None] | None = None) -> None:
+    """The epoch loop the torch backends share; leaves ``net`` with its best epoch's weights, in eval mode.
+
+    ``train`` is ``(X, y, w)`` as tensors, ``valid`` ``(X, y)`` or ``None``.
+    Per epoch: ``before_epoch(epoch)``, then shuffled batches (``iter_batches``)
+    through ``batch_loss(xb, yb, wb, ce, epoch) -> (logits, per-example
+    loss, weights, loss)`` and an optimiser step; the weighted training loss
+    and accuracy, the validation ones (``torch_loss_accuracy``), the
+    ``ReduceLROnPlateau`` step and :class:`BestTracker` on ``p["monitor"]``
+    (``"loss"`` without a validation side); appends to ``model.history``,
+    reports each epoch, honours ``should_stop`` and early stopping, and sets
+    ``model.best_epoch_``. ``p`` holds :func:`~.params.epoch_loop_params`.
+    """
+    import copy
+
+    import torch
+
+    Xt, yt, wt = train
+    monitor = p["monitor"] if valid is not None else "loss"
+    tracker = BestTracker(monitor, p["patience"])
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode=tracker.mode, factor=p["lr_factor"], patience=p["lr_patience"], min_lr=p["min_lr"])
+    ce = torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=p["label_smoothing"])
+    reporter = EpochReporter(progress, p["epochs"])
+    reporter.start()
+    best_state = copy.deepcopy(net.state_dict())
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        for epoch in range(1, p["epochs"] + 1):
+            t_epoch = time.perf_counter()
+            if before_epoch is not None:
+                before_epoch(epoch)
+            net.train()
+            tot_loss = tot_w = 0.0
+            correct = 0
+            for idx in iter_batches(len(Xt), p["batch_size"], rng, min_last=2):
+                check_cancel(should_stop, f"during epoch {epoch} of {p['epochs']}")
+                it = torch.from_numpy(idx)
+                logits, per, wb, loss = batch_loss(Xt[it], yt[it], wt[it], ce, epoch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                tot_loss += float((per.detach() * wb).sum())
+                tot_w += float(wb.sum())
+                correct += int((logits.detach().argmax(1) == yt[it]).sum())
+            metrics = {"loss": tot_loss / max(tot_w, 1e-12), "accuracy": correct / len(Xt),
+                       "val_loss": None, "val_accuracy": None, "lr": opt.param_groups[0]["lr"]}
+            if valid is not None:
+                metrics["val_loss"], metrics["val_accuracy"] = torch_loss_accuracy(net, *valid)
+            watched = metrics[monitor]
+            if tracker.update(epoch, watched):
+                best_state = copy.deepcopy(net.state_dict())
+            sched.step(watched if watched is not None else float("inf"))
+            model.history.append({"epoch": epoch, **metrics, "time_s": round(time.perf_counter() - t_epoch, 4)})
+            reporter.report(epoch, metrics)
+            check_cancel(should_stop, f"after epoch {epoch} of {p['epochs']}")
+            if tracker.should_stop:
+                break
+    finally:
+        torch.use_deterministic_algorithms(prev_det)
+    net.load_state_dict(best_state)
+    net.eval()
+    model.best_epoch_ = tracker.best_epoch or len(model.history)

@@ -19,7 +19,6 @@ Example
 
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 
@@ -27,13 +26,9 @@ import numpy as np
 
 from ..errors import RunError
 from .base import (
-    BestTracker,
-    EpochReporter,
     GenreModel,
     Param,
     StandardScaler,
-    check_cancel,
-    iter_batches,
     register_backend,
     seed_everything,
     softmax,
@@ -42,8 +37,8 @@ from .base import (
 from .fitting import (
     load_torch_state,
     save_torch_state,
+    torch_epoch_loop,
     torch_logits,
-    torch_loss_accuracy,
     torch_threads,
 )
 from .params import epoch_loop_params
@@ -132,55 +127,15 @@ class MLPModel(GenreModel):
 
         net = build_mlp(X.shape[1], n_classes, p["hidden"], p["dropout"])
         opt = torch.optim.Adam(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
-        monitor = p["monitor"] if has_valid else "loss"
-        tracker = BestTracker(monitor, p["patience"])
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode=tracker.mode, factor=p["lr_factor"], patience=p["lr_patience"], min_lr=p["min_lr"])
-        ce = torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=p["label_smoothing"])
-        reporter = EpochReporter(progress, p["epochs"])
-        reporter.start()
-        best_state = copy.deepcopy(net.state_dict())
         self._net = net
-        prev_det = torch.are_deterministic_algorithms_enabled()
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            for epoch in range(1, p["epochs"] + 1):
-                t_epoch = time.perf_counter()
-                net.train()
-                tot_loss = tot_w = 0.0
-                correct = 0
-                for idx in iter_batches(len(Xt), p["batch_size"], rng, min_last=2):
-                    check_cancel(should_stop, f"during epoch {epoch} of {p['epochs']}")
-                    it = torch.from_numpy(idx)
-                    xb, yb, wb = Xt[it], yt[it], wt[it]
-                    logits = net(xb)
-                    per = ce(logits, yb)
-                    loss = (per * wb).sum() / wb.sum().clamp_min(1e-12)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    tot_loss += float((per.detach() * wb).sum())
-                    tot_w += float(wb.sum())
-                    correct += int((logits.detach().argmax(1) == yb).sum())
-                metrics = {"loss": tot_loss / max(tot_w, 1e-12), "accuracy": correct / len(Xt),
-                           "val_loss": None, "val_accuracy": None, "lr": opt.param_groups[0]["lr"]}
-                if has_valid:
-                    vl, va = torch_loss_accuracy(net, Xvt, yvt)
-                    metrics["val_loss"], metrics["val_accuracy"] = vl, va
-                watched = metrics[monitor]
-                if tracker.update(epoch, watched):
-                    best_state = copy.deepcopy(net.state_dict())
-                sched.step(watched if watched is not None else float("inf"))
-                self.history.append({"epoch": epoch, **metrics, "time_s": round(time.perf_counter() - t_epoch, 4)})
-                reporter.report(epoch, metrics)
-                check_cancel(should_stop, f"after epoch {epoch} of {p['epochs']}")
-                if tracker.should_stop:
-                    break
-        finally:
-            torch.use_deterministic_algorithms(prev_det)
-        net.load_state_dict(best_state)
-        net.eval()
-        self.best_epoch_ = tracker.best_epoch or len(self.history)
+
+        def batch_loss(xb, yb, wb, ce, epoch):
+            logits = net(xb)
+            per = ce(logits, yb)
+            return logits, per, wb, (per * wb).sum() / wb.sum().clamp_min(1e-12)
+
+        torch_epoch_loop(self, net, opt, (Xt, yt, wt), (Xvt, yvt) if has_valid else None, p, rng,
+                         batch_loss=batch_loss, progress=progress, should_stop=should_stop)
         self.fit_time_s_ = round(time.perf_counter() - t_start, 3)
         return self
 
