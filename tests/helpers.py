@@ -57,3 +57,19 @@ def load_npz(path: Path) -> dict:
 
     with np.load(path, allow_pickle=False) as npz:
         return {k: npz[k] for k in npz.files}
+
+
+def assert_weights_file_checked(model, folder: Path) -> None:
+    """A saved torch model's ``weights.pt`` that is not a zip, or missing, is refused with a clear error."""
+    import pytest
+
+    from genre_core.backends import load_model
+    from genre_core.errors import RunError
+
+    model.save(folder)
+    (folder / "weights.pt").write_bytes(b"not a zip file at all")
+    with pytest.raises(RunError, match="weights.pt: the model weights are corrupt"):
+        load_model(folder)
+    (folder / "weights.pt").unlink()
+    with pytest.raises(RunError, match="weights.pt: the model weights file .* is missing"):
+        load_model(folder)

@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import models_folder
+from helpers import assert_weights_file_checked, models_folder
 
 from app_fixtures import empty_env, new_app  # noqa: F401 - fixture
 from genre_core.backends import GenreModel, get_backend, load_model
@@ -157,13 +157,7 @@ def test_damaged_files_are_refused(fitted, tmp_path):
 
     model, _ = fitted
     folder = tmp_path / "m"
-    model.save(folder)
-    (folder / "weights.pt").write_bytes(b"not a zip file at all")
-    with pytest.raises(RunError, match="weights.pt: the model weights are corrupt"):
-        load_model(folder)
-    (folder / "weights.pt").unlink()
-    with pytest.raises(RunError, match="weights.pt: the model weights file .* is missing"):
-        load_model(folder)
+    assert_weights_file_checked(model, folder)
 
     class Evil:
         def __reduce__(self):

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import assert_weights_file_checked
 
 from genre_core.backends import GenreModel, Param, StandardScaler, balanced_class_weights
 from genre_core.backends import get_backend, list_backends, load_model
@@ -202,13 +203,7 @@ def test_mlp_cancel(feat_data):
 def test_mlp_artifact_errors(mlp_fitted, tmp_path):
     model, _ = mlp_fitted
     folder = tmp_path / "m"
-    model.save(folder)
-    (folder / "weights.pt").write_bytes(b"not a zip file at all")
-    with pytest.raises(RunError, match="weights.pt: the model weights are corrupt"):
-        load_model(folder)
-    (folder / "weights.pt").unlink()
-    with pytest.raises(RunError, match="weights.pt: the model weights file .* is missing"):
-        load_model(folder)
+    assert_weights_file_checked(model, folder)
     model.save(folder)
     (folder / "scaler.json").write_text("{broken")
     with pytest.raises(RunError, match="scaler.json: the model scaler is corrupt"):
