@@ -560,6 +560,29 @@ def decode_for(runs, source, *, name: str | None = None, max_duration: float | N
     return audios
 
 
+def _start_loading_models(runs: Sequence[Run]) -> None:
+    """Load the runs' models not loaded yet in a daemon thread, lightest first, while the audio is decoded.
+
+    In a fresh process that is mostly importing torch, which then overlaps the
+    decoding instead of following it. A model that fails to load here is
+    loaded again (and its error reported) by the prediction itself;
+    :meth:`Run.load_model` makes the two loads one.
+    """
+    todo = sorted((r for r in _leaves(runs).values() if r.model is None),
+                  key=lambda r: _LOAD_COST.get(r.backend or "", 3))
+    if not todo:
+        return
+
+    def work() -> None:
+        for run in todo:
+            try:
+                run.load_model()
+            except Exception:  # noqa: BLE001 - reported by the prediction's own load
+                return
+
+    threading.Thread(target=work, name="genre-lab-preload", daemon=True).start()
+
+
 def predict_many(
     runs,
     source,
@@ -584,6 +607,8 @@ def predict_many(
     ...              on_result=lambda p: print(p.run_id, p.label))            # doctest: +SKIP
     """
     runs = _as_runs(runs, load_models=False)
+    if parallel:
+        _start_loading_models(runs)
     audios = decode_for(runs, source, name=name, max_duration=max_duration, progress=progress)
     got = {}
     for p in iter_predictions(runs, audios, max_windows=max_windows, parallel=parallel, progress=progress):

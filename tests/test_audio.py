@@ -299,3 +299,25 @@ def test_damaged_files_never_leak_library_exceptions(fmt):
             assert f"fuzz{FORMATS[fmt][0]}" in str(e)
             reasons.add(e.reason)
     assert reasons <= {"ok", "empty", "not_audio", "unsupported", "corrupt", "truncated", "silent", "too_short"}
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 6, 7, 8, 12])
+def test_mixing_to_mono_equals_the_channel_mean_bit_for_bit(channels):
+    from genre_core.audio import _mix_to_mono
+
+    rng = np.random.default_rng(channels)
+    block = (rng.standard_normal((4099, channels)) * rng.uniform(1e-3, 10.0, channels)).astype(np.float32)
+    mono = _mix_to_mono(block)
+    assert mono.dtype == np.float32 and mono.shape == (4099,)
+    assert np.array_equal(mono, block.mean(axis=1, dtype=np.float32))
+
+
+def test_a_decoded_stereo_file_is_the_mean_of_its_channels(tmp_path):
+    sr = 22050
+    t = np.arange(sr * 2) / sr
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 220 * t), 0.25 * np.sin(2 * np.pi * 330 * t)], axis=1)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, stereo.astype(np.float32), sr, subtype="FLOAT")
+    a = load_audio(str(path), sr=None)
+    assert a.channels == 2
+    assert np.array_equal(a.y, stereo.astype(np.float32).mean(axis=1, dtype=np.float32))

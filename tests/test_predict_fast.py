@@ -173,3 +173,58 @@ def test_runs_asked_one_at_a_time_share_their_input(monkeypatch):
     other = Audio(**{**audio.__dict__, "y": (y * 0.5).astype(np.float32)})
     inputs_mod.track_input(other, spec)
     assert len(calls) == 2  # different audio: computed
+
+
+def test_a_model_asked_from_two_threads_at_once_loads_once(monkeypatch):
+    """predict_many loads models in the background while decoding; the prediction asks for them too."""
+    import threading
+    import time
+
+    import genre_core.runs.loading as loading
+    from genre_core.runs import load_run
+
+    real = loading._load_model
+    calls = []
+
+    def slow_load(run):
+        calls.append(threading.current_thread().name)
+        time.sleep(0.2)  # long enough for the second thread to arrive while the first loads
+        return real(run)
+
+    monkeypatch.setattr(loading, "_load_model", slow_load)
+    _shipped_refs()  # skips without shipped runs
+    run = load_run("shipped/xgb-mfcc", load_model=False)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(run.load_model())) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(calls) == 1
+    assert len(got) == 3 and all(m is got[0] for m in got) and got[0] is not None
+
+
+def test_predict_many_loads_models_while_decoding_and_reports_a_bad_model_itself(tmp_path, monkeypatch):
+    """The background load is one load per model; a model that fails there fails the prediction cleanly."""
+    import soundfile as sf
+
+    import genre_core.runs.loading as loading
+    from genre_core.errors import RunError
+    from genre_core.predict import predict_many
+    from genre_core.runs import load_run
+
+    _shipped_refs()  # skips without shipped runs
+    path = tmp_path / "clip.wav"
+    sf.write(path, _audio(6.0).y, config.SAMPLE_RATE)
+    calls = count_calls(monkeypatch, loading, "_load_model")
+    run = load_run("shipped/xgb-mfcc", load_model=False)
+    (p,) = predict_many([run], str(path))
+    assert len(calls) == 1 and run.model is not None and p.run_id == "shipped/xgb-mfcc"
+
+    def broken(run):
+        raise RunError(f"Run {run.id}: its model file is damaged (test).")
+
+    monkeypatch.setattr(loading, "_load_model", broken)
+    fresh = load_run("shipped/xgb-mfcc", load_model=False)
+    with pytest.raises(RunError, match="damaged"):
+        predict_many([fresh], str(path))

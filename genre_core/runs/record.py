@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -55,6 +56,10 @@ def _field(value: Any, key: str) -> Any:
 
 
 # --------------------------------------------------------------------------- the Run
+
+
+#: Serialises model loading (mostly imports and file reads, which hold the GIL anyway).
+_MODEL_LOAD_LOCK = threading.RLock()
 
 
 @dataclass
@@ -225,10 +230,16 @@ class Run:
         return self.tables["history"]
 
     def load_model(self):
-        """Load (once) and return the model; ``None`` for voting runs."""
+        """Load (once) and return the model; ``None`` for voting runs.
+
+        Thread-safe: a second thread asking while the model loads waits for it
+        (one load, one model object) instead of loading it again.
+        """
         if self.model is None and not self.is_voting:
-            from .loading import _load_model
-            self.model = _load_model(self)
+            with _MODEL_LOAD_LOCK:
+                if self.model is None:
+                    from .loading import _load_model
+                    self.model = _load_model(self)
         return self.model
 
 
