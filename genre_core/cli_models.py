@@ -170,11 +170,14 @@ def add_commands(subparsers) -> None:
     p.add_argument("items", nargs="+", metavar="RUN [RUN ...] FILE",
                    help="one or more runs (NAME, user/NAME, shipped/NAME or a folder), then the audio file")
     p.add_argument("--json", action="store_true", help="print JSON (segments included)")
-    p.add_argument("--max-duration", type=float, default=600.0, metavar="S",
-                   help="analyse at most the first S seconds (default 600)")
-    p.add_argument("--max-windows", type=int, default=40, metavar="N",
+    from .config import MAX_DURATION
+    from .predict import MAX_WINDOWS
+
+    p.add_argument("--max-duration", type=float, default=MAX_DURATION, metavar="S",
+                   help=f"analyse at most the first S seconds (default {MAX_DURATION:g})")
+    p.add_argument("--max-windows", type=int, default=MAX_WINDOWS, metavar="N",
                    help="each run analyses at most N windows, none overlapping, spread over the whole track "
-                        "(default 40; 0 = every window, overlapping ones too)")
+                        f"(default {MAX_WINDOWS}; 0 = every window, overlapping ones too)")
     p.add_argument("--no-segments", action="store_true", help="omit the per-segment table")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output on stderr")
     p.set_defaults(func=cmd_predict)

@@ -18,7 +18,7 @@ time, not the sum of its members'). Models are loaded on first use, so
 TensorFlow / torch / xgboost are imported only when a run that needs them
 predicts.
 
-Prediction policy: each run analyses at most :data:`MAX_WINDOWS` (40) of its
+Prediction policy: each run analyses at most :data:`MAX_WINDOWS` (32) of its
 windows and no more than fit side by side without overlap, spread evenly from
 the start to the end of the (at most ``max_duration`` seconds) analysed audio
 (:func:`genre_core.inputs.analysed_windows`); ``max_windows=None`` analyses
@@ -287,8 +287,11 @@ def run_cost(run) -> float:
 #: analysed through 10 windows that cover it all instead of 19 that see every second twice: half the
 #: work for the same audio. On the out-of-fold window predictions of the 413 development tracks, the
 #: shipped runs' track labels stay the same for 97.3-100 % of tracks and their accuracies move by -0.008
-#: to 0.000 (README, "Predicting a song").
-MAX_WINDOWS = 40
+#: to 0.000. A long song: 32 windows (96 s of a 3-minute song, spread over all of it) instead of 40 cost
+#: nothing measurable on 400 simulated 3-minute songs per run (six out-of-fold tracks of one genre end to
+#: end): song accuracy -0.017 to +0.012 from 40 windows', every window's label kept for 95-98 % of songs
+#: (40 windows: 95-99 %; ``scripts/window_cap_study.py``, README "Prediction speed"), for 20 % less work.
+MAX_WINDOWS = 32
 
 
 def _leaf_prediction(rid, run, model, audio, ti, n_total, cap, t_feat, t_load, t_start) -> TrackPrediction:
@@ -644,7 +647,7 @@ def predict_file(
     max_windows : int or None
         Prediction policy: at most this many windows per run and no overlapping
         ones, spread evenly over the whole (analysed) track (default
-        :data:`MAX_WINDOWS` = 40; ``None`` or 0: every window, overlapping ones
+        :data:`MAX_WINDOWS` = 32; ``None`` or 0: every window, overlapping ones
         too). Each prediction records ``n_windows_total``.
     progress : callable, optional
         Receives ``{"stage": "decoding" | "predicting", "done", "total"}``.

@@ -228,3 +228,23 @@ def test_predict_many_loads_models_while_decoding_and_reports_a_bad_model_itself
     fresh = load_run("shipped/xgb-mfcc", load_model=False)
     with pytest.raises(RunError, match="damaged"):
         predict_many([fresh], str(path))
+
+
+def test_window_cap_study_applies_the_policy_to_out_of_fold_windows():
+    """scripts/window_cap_study.py (the evidence behind MAX_WINDOWS) on one shipped run, few songs."""
+    import importlib.util
+    from pathlib import Path
+
+    from genre_core.predict import MAX_WINDOWS
+
+    _shipped_refs()
+    path = Path(__file__).resolve().parents[1] / "scripts" / "window_cap_study.py"
+    spec = importlib.util.spec_from_file_location("window_cap_study", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    r = mod.study("shipped/linear-musicnn", songs=30, tracks=6, caps=[MAX_WINDOWS, 1])
+    assert r["windows"] == 6 * 20  # six 30 s tracks, a window every 1.5 s
+    agree_cap, acc_cap = r["caps"][MAX_WINDOWS]
+    agree_one, _ = r["caps"][1]
+    assert 0.0 <= acc_cap <= 1.0 and r["acc_every"] > 0.5  # a useful run, far above chance (0.1)
+    assert agree_cap >= agree_one  # one window agrees with every window's label less often than the policy
