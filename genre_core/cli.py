@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .allocator import reuse_freed_memory
+
+    reuse_freed_memory()  # every command decodes and computes arrays again and again
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

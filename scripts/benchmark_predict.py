@@ -18,7 +18,8 @@ with an empty ``GENRE_CACHE_DIR``:
 * **ours**: ``python -m genre_core predict RUN... FILE`` (cold) and
   :func:`genre_core.predict.predict_many` (warm): one decoding, each distinct input
   once, a worker thread, lazy model loading, at most ``predict.MAX_WINDOWS`` windows
-  per run, the vote from its members' probabilities.
+  per run, the vote from its members' probabilities; the process set up as the CLI
+  and the app server set theirs up (:func:`genre_core.allocator.reuse_freed_memory`).
 
 *cold*: a fresh process from interpreter start to exit (imports and model loading
 included; numba's compiled kernels are already in their on-disk cache, as after
@@ -124,7 +125,10 @@ def _child(mode: str, path: str, repeat: int) -> None:
             def call():
                 return {r.id: _naive_predict(r, path).tolist() for r in runs}
         else:
+            from genre_core.allocator import reuse_freed_memory
             from genre_core.store import clear_memos
+
+            reuse_freed_memory()  # as the CLI and the app server set their processes up
 
             def call():
                 clear_memos()  # every timed call computes its inputs afresh (as for new audio)

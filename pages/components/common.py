@@ -42,6 +42,7 @@ import streamlit as st
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 from genre_core import config
+from genre_core.allocator import reuse_freed_memory
 from genre_core.errors import (
     AudioError,
     DatasetError,
@@ -81,6 +82,7 @@ def setup_page(title: str, icon: str = ":material/graphic_eq:", *, layout: str =
     also starts :func:`preload_default_runs` in the background.
     """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout=layout)
+    reuse_freed_memory()  # once per server process: each upload reuses the last one's freed memory
     preload_default_runs()
     with st.sidebar:
         st.caption(
